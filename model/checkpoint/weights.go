@@ -182,3 +182,38 @@ func LoadWeights(c *Config, name string, r io.ReaderAt, size int64, numLabels in
 	}
 	return w, headSeen == len(head), nil
 }
+
+// Model is a loaded base model: config, encoder weights (and head, if the
+// checkpoint had one) and the raw tokenizer files.
+type Model struct {
+	Config  *Config
+	Weights Weights
+	HasHead bool
+	// Name is the hub repo id or folder name, written into adapters as
+	// base_model_name_or_path.
+	Name string
+}
+
+// Load reads config.json and model.safetensors from a Source.
+func Load(src Source, name string) (*Model, error) {
+	cfgBytes, err := ReadAll(src, "config.json")
+	if err != nil {
+		return nil, fmt.Errorf("model %s: config.json: %w", name, err)
+	}
+	cfg, err := ParseConfig("config.json", cfgBytes)
+	if err != nil {
+		return nil, err
+	}
+	if !src.Has("model.safetensors") {
+		return nil, fmt.Errorf("model %s: no model.safetensors (only safetensors checkpoints are read; pytorch_model.bin is a pickle)", name)
+	}
+	r, size, err := src.Open("model.safetensors")
+	if err != nil {
+		return nil, err
+	}
+	w, hasHead, err := LoadWeights(cfg, "model.safetensors", r, size, cfg.NumLabels())
+	if err != nil {
+		return nil, err
+	}
+	return &Model{Config: cfg, Weights: w, HasHead: hasHead, Name: name}, nil
+}

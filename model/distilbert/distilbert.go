@@ -154,7 +154,7 @@ func layerNorm(p Params, key string, x *Node, eps float64) *Node {
 	mean := ReduceAndKeep(x, ReduceMean, axis)
 	centered := Sub(x, mean)
 	variance := ReduceAndKeep(Square(centered), ReduceMean, axis)
-	normed := Mul(centered, Rsqrt(AddScalar(variance, eps)))
+	normed := Div(centered, Sqrt(AddScalar(variance, eps))) // Rsqrt has no gradient in GoMLX
 	normed = Mul(normed, broadcastLast(p.get(key+".weight"), normed))
 	return Add(normed, broadcastLast(p.get(key+".bias"), normed))
 }

@@ -134,7 +134,7 @@ def main(model_dir, out):
     w = {k: v.clone().requires_grad_(True) for k, v in ref_adapter.items()}
     loss = F.cross_entropy(model.forward(w, ids, mask), labels)
     loss.backward()
-    write_safetensors(f"{out}/grads.safetensors", {k: w[k].grad for k in trainable_keys})
+    write_safetensors(f"{out}/grads.safetensors", {PREFIX + k: w[k].grad for k in trainable_keys})
     json.dump({"loss": loss.item(), "rows": [0, 32], "source": "dev rows 0..31, reference adapter, dropout off"},
               open(f"{out}/grads.json", "w"), indent=1)
 
