@@ -11,9 +11,7 @@ import (
 	"strings"
 
 	"github.com/sugarme/tokenizer"
-	"github.com/sugarme/tokenizer/normalizer"
 	"github.com/sugarme/tokenizer/pretrained"
-	"golang.org/x/text/unicode/norm"
 )
 
 // Tokenizer turns sentences into [CLS] ... [SEP] id sequences.
@@ -54,23 +52,10 @@ func FromJSON(name string, b []byte) (*Tokenizer, error) {
 		}
 		clean, _ := head.Normalizer["clean_text"].(bool)
 		chinese, _ := head.Normalizer["handle_chinese_chars"].(bool)
-		tk.WithNormalizer(bertNormalizer(clean, chinese, lower, strip))
+		tk.WithNormalizer(bertNormalizer{clean: clean, chinese: chinese, strip: strip, lower: lower})
 		t.lowercase = lower
 	}
 	return t, t.resolveSpecials()
-}
-
-// bertNormalizer reproduces Hugging Face's BertNormalizer: clean text, pad
-// CJK characters, strip accents (NFD, then drop combining marks), lowercase.
-func bertNormalizer(clean, chinese, lower, strip bool) normalizer.Normalizer {
-	seq := []normalizer.Normalizer{normalizer.NewBertNormalizer(clean, false, chinese, false)}
-	if strip {
-		seq = append(seq, normalizer.NewUnicodeNormalizer(norm.NFD), normalizer.NewStripAccents())
-	}
-	if lower {
-		seq = append(seq, normalizer.NewBertNormalizer(false, true, false, false))
-	}
-	return normalizer.NewSequence(seq)
 }
 
 // fromReaderSafe turns panics inside the upstream loader into errors.
