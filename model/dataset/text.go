@@ -77,14 +77,14 @@ func ReadCSV(name string, r io.Reader, labels Labels) ([]Example, error) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				return nil, fmt.Errorf("%s:%d: malformed CSV: %v", name, pe.StartLine, pe.Err)
 			}
-			return nil, fmt.Errorf("%s:%d: %v", name, line, err)
+			return nil, fmt.Errorf("%s: row %d: %v", name, row+1, err)
 		}
+		line, _ := cr.FieldPos(0)
 		if row == 0 {
 			rec[0] = strings.TrimPrefix(rec[0], "\ufeff")
 			t, l, isHeader, err := columns(rec)

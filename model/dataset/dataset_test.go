@@ -1,0 +1,175 @@
+package dataset
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/webtune/webtune/internal/testpaths"
+)
+
+func read(t *testing.T, name, content string) ([]Example, error) {
+	t.Helper()
+	r := strings.NewReader(content)
+	return Read(name, r, int64(len(content)), SST2Labels)
+}
+
+func TestFormats(t *testing.T) {
+	want := []Example{{"a fine film", 1}, {"dull , \"flat\"", 0}, {"naïve, charming", 1}}
+	cases := map[string]string{
+		"glue.tsv":      "sentence\tlabel\na fine film\t1\ndull , \"flat\"\t0\nnaïve, charming\t1\n",
+		"swapped.tsv":   "idx\tlabel\tsentence\n0\t1\ta fine film\n1\t0\tdull , \"flat\"\n2\t1\tnaïve, charming\n",
+		"noheader.tsv":  "a fine film\t1\r\ndull , \"flat\"\t0\r\nnaïve, charming\t1\r\n",
+		"names.tsv":     "sentence\tlabel\na fine film\tPositive\ndull , \"flat\"\tNEGATIVE\nnaïve, charming\tpositive\n",
+		"quoted.csv":    "text,label\na fine film,1\n\"dull , \"\"flat\"\"\",0\n\"naïve, charming\",1\n",
+		"bom.csv":       "\ufeffsentence,label\na fine film,1\n\"dull , \"\"flat\"\"\",0\n\"naïve, charming\",1\n",
+		"rows.jsonl":    `{"sentence":"a fine film","label":1}` + "\n" + `{"text":"dull , \"flat\"","label":"negative"}` + "\n\n" + `{"sentence":"naïve, charming","label":1,"idx":7}` + "\n",
+		"nofileext":     "sentence\tlabel\na fine film\t1\ndull , \"flat\"\t0\nnaïve, charming\t1\n",
+		"multiline.csv": "sentence,label\na fine film,1\n\"dull , \"\"flat\"\"\",0\n\"naïve, charming\",1.0\n",
+	}
+	for name, content := range cases {
+		got, err := read(t, name, content)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: got %v", name, got)
+		}
+	}
+}
+
+func TestErrorsNameFileAndLine(t *testing.T) {
+	cases := []struct{ name, content, want string }{
+		{"bad.tsv", "sentence\tlabel\nok\t1\nno label here\n", "bad.tsv:3: expected 2 tab-separated fields"},
+		{"bad.tsv", "sentence\tlabel\nok\t1\nfine\t7\n", "bad.tsv:3: label 7 is outside 0..1"},
+		{"bad.tsv", "sentence\tlabel\nok\tmaybe\n", `bad.tsv:2: label "maybe" is not one of 0, 1 or negative, positive`},
+		{"bad.tsv", "sentence\tidx\nok\t1\n", `bad.tsv:1: header "sentence,idx" has no "label" column`},
+		{"bad.csv", "sentence,label\n\"unterminated,1\n", "bad.csv:2: malformed CSV"},
+		{"bad.jsonl", "{\"sentence\":\"a\",\"label\":1}\n{\"sentence\":\"b\"\n", "bad.jsonl:2: expected a JSON object per line"},
+		{"bad.jsonl", "{\"sentence\":\"a\"}\n", `bad.jsonl:1: object has no "label" field`},
+		{"bad.jsonl", "{\"label\":1}\n", `bad.jsonl:1: object has no "sentence" or "text" field`},
+		{"empty.tsv", "", "empty.tsv: no labelled rows"},
+		{"header-only.csv", "sentence,label\n", "header-only.csv: no labelled rows"},
+		{"binary.tsv", "sentence\tlabel\n\xff\xfe\t1\n", "binary.tsv:2: not valid UTF-8"},
+		{"notes.txt", "just some words", "notes.txt: unknown dataset format"},
+		{"data.parquet", "PAR1 this is not really parquet", "data.parquet: not a readable Parquet file"},
+	}
+	for _, c := range cases {
+		_, err := read(t, c.name, c.content)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s %q: error %v, want %q", c.name, c.content, err, c.want)
+		}
+	}
+}
+
+// Parquet shards written by an independent implementation (hyparquet-writer,
+// in the hub's SST-2 schema) read back the same rows as the TSV they came from.
+func TestParquetShardsMatchTSV(t *testing.T) {
+	tsvPath := testpaths.Testdata("sst2/train-2000.tsv")
+	b, err := os.ReadFile(tsvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromTSV, err := Read(tsvPath, bytes.NewReader(b), int64(len(b)), SST2Labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shards, _ := filepath.Glob(testpaths.Testdata("sst2/train-*-of-*.parquet"))
+	if len(shards) != 2 {
+		t.Fatalf("expected 2 shards, found %v", shards)
+	}
+	var parts [][]Example
+	for _, s := range shards {
+		pb, err := os.ReadFile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex, err := Read(s, bytes.NewReader(pb), int64(len(pb)), SST2Labels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, ex)
+	}
+	all := Concat(parts...)
+	if len(all) != 2000 || !slices.Equal(all, fromTSV) {
+		t.Fatalf("parquet gave %d rows; first differs: %v", len(all), firstDiff(all, fromTSV))
+	}
+	st := Summarize(all, 2)
+	if st.Rows != 2000 || st.LabelCounts[0]+st.LabelCounts[1] != 2000 {
+		t.Fatalf("stats %+v", st)
+	}
+	// A truncated shard is an error that names the file.
+	pb, _ := os.ReadFile(shards[0])
+	if _, err := Read("cut.parquet", bytes.NewReader(pb[:len(pb)/2]), int64(len(pb)/2), SST2Labels); err == nil || !strings.Contains(err.Error(), "cut.parquet") {
+		t.Fatalf("truncated parquet: %v", err)
+	}
+}
+
+func TestSharedSST2(t *testing.T) {
+	for name, rows := range map[string]int{"train.tsv": 67349, "dev.tsv": 872} {
+		p := testpaths.Shared(t, "data/sst2/"+name)
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _ := f.Stat()
+		ex, err := Read(p, f, st.Size(), SST2Labels)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ex) != rows {
+			t.Errorf("%s: %d rows, want %d", name, len(ex), rows)
+		}
+	}
+}
+
+func firstDiff(a, b []Example) string {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return strings.Join([]string{a[i].Text, b[i].Text}, " | ")
+		}
+	}
+	return "lengths differ"
+}
+
+// Fuzz targets: no input makes a reader panic, and every error names the file.
+func fuzzReader(f *testing.F, name string, seeds ...string) {
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ex, err := Read(name, bytes.NewReader(data), int64(len(data)), SST2Labels)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), name) {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		for _, e := range ex {
+			if e.Label < 0 || e.Label > 1 {
+				t.Fatalf("label %d out of range", e.Label)
+			}
+			if name != "f.jsonl" && !utf8.ValidString(e.Text) {
+				t.Fatalf("invalid UTF-8 accepted: %q", e.Text)
+			}
+		}
+	})
+}
+
+func FuzzTSV(f *testing.F) {
+	fuzzReader(f, "f.tsv", "sentence\tlabel\nfine\t1\n", "a\t0\nb\t1", "idx\tlabel\tsentence\n0\tpositive\tx\n")
+}
+
+func FuzzCSV(f *testing.F) {
+	fuzzReader(f, "f.csv", "sentence,label\n\"a, b\",1\n", "text,label\nx,negative\n", "\"\"\"\",0")
+}
+
+func FuzzJSONL(f *testing.F) {
+	fuzzReader(f, "f.jsonl", `{"sentence":"a","label":1}`, `{"text":"b","label":"negative"}`+"\n", `{"label":1.0,"text":""}`)
+}
