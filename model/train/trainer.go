@@ -418,19 +418,35 @@ func (t *Trainer) Adapter() *peft.Adapter {
 // SetAdapter replaces the trainable tensors with an imported adapter's and
 // resets the optimizer moments (the adapter files carry none).
 func (t *Trainer) SetAdapter(a *peft.Adapter) error {
+	if err := t.SetParams(a); err != nil {
+		return err
+	}
+	for i, p := range t.params {
+		dims := p.Shape().Dimensions
+		t.m[i] = tensors.FromFlatDataAndDimensions(make([]float32, p.Shape().Size()), dims...)
+		t.v[i] = tensors.FromFlatDataAndDimensions(make([]float32, p.Shape().Size()), dims...)
+	}
+	return nil
+}
+
+// SetParams replaces the trainable tensors only (to evaluate another adapter
+// of the same shape, e.g. the pre-training one, and switch back).
+func (t *Trainer) SetParams(a *peft.Adapter) error {
 	if !slices.Equal(a.LoRA.TargetModules, t.Opts.LoRA.TargetModules) || a.LoRA.R != t.Opts.LoRA.R {
 		return fmt.Errorf("adapter has r=%d on %v, the trainer was set up for r=%d on %v", a.LoRA.R, a.LoRA.TargetModules, t.Opts.LoRA.R, t.Opts.LoRA.TargetModules)
 	}
+	params := make([]*tensors.Tensor, len(t.params))
 	for i, k := range t.trainableKeys {
 		src, ok := a.Tensors[k]
 		if !ok {
 			return fmt.Errorf("adapter lacks %s", k)
 		}
-		t.params[i] = tensors.FromFlatDataAndDimensions(slices.Clone(src.Data), src.Shape...)
-		n := len(src.Data)
-		t.m[i] = tensors.FromFlatDataAndDimensions(make([]float32, n), src.Shape...)
-		t.v[i] = tensors.FromFlatDataAndDimensions(make([]float32, n), src.Shape...)
+		if !slices.Equal(src.Shape, t.params[i].Shape().Dimensions) {
+			return fmt.Errorf("adapter tensor %s has shape %v, expected %v", k, src.Shape, t.params[i].Shape().Dimensions)
+		}
+		params[i] = tensors.FromFlatDataAndDimensions(slices.Clone(src.Data), src.Shape...)
 	}
+	t.params = params
 	return nil
 }
 

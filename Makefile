@@ -1,0 +1,82 @@
+# webtune — `make run` serves the page, `make test` checks everything.
+# Both install what they need on a fresh Debian machine.
+
+GO       ?= go
+GOROOT   := $(shell $(GO) env GOROOT)
+WASMEXEC := $(GOROOT)/lib/wasm
+PUBLIC   := public
+APT      := $(shell command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo) apt-get
+JS_SRC   := $(wildcard js/*.mjs)
+GO_SRC   := $(shell find model wasm kernels -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
+
+.PHONY: all build run test test-go test-wasm test-fuzz test-e2e deps deps-browser bench golden bundle clean
+
+all: build
+
+## build: the WebAssembly program and the page's assets under public/
+build: $(PUBLIC)/build/app.wasm $(PUBLIC)/build/wasm_exec.js $(patsubst js/%,$(PUBLIC)/js/%,$(JS_SRC))
+
+$(PUBLIC)/build/app.wasm: $(GO_SRC)
+	@mkdir -p $(@D)
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $@ ./wasm
+
+# syumai/workers' wasm_exec.js (Go's, plus the `context` proxy the library
+# reads its binding from); only that file is used, with our own runtime.
+$(PUBLIC)/build/wasm_exec.js: go.mod
+	@mkdir -p $(@D)
+	@tmp=$$(mktemp -d) && $(GO) run github.com/syumai/workers/cmd/workers-assets-gen -mode go -o $$tmp/assets && cp $$tmp/assets/wasm_exec.js $@ && rm -rf $$tmp
+
+$(PUBLIC)/js/%.mjs: js/%.mjs
+	@mkdir -p $(@D)
+	cp $< $@
+
+## run: serve the page at http://localhost:8080
+run: build
+	$(GO) run ./tools/serve -addr localhost:8080 -dir $(PUBLIC)
+
+## test: vet, unit and parity tests (native and wasm), fuzzing, browser end-to-end tests
+test: deps
+	@echo "== gofmt / vet"
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet ./...
+	$(MAKE) test-go test-wasm test-fuzz test-e2e
+
+test-go:
+	@echo "== go test (native)"
+	$(GO) test -count=1 ./...
+
+# The same packages compiled to WebAssembly and run under Node.
+test-wasm:
+	@echo "== go test (GOOS=js GOARCH=wasm, under Node)"
+	PATH="$(WASMEXEC):$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./model/... ./wasm/...
+
+test-fuzz:
+	@echo "== fuzzing each text format for a few seconds"
+	@for f in FuzzTSV FuzzCSV FuzzJSONL; do $(GO) test ./model/dataset -run '^$$' -fuzz "^$$f$$" -fuzztime 4s || exit 1; done
+
+test-e2e: build deps-browser
+	@echo "== browser end-to-end tests (Chromium, WebGPU on SwiftShader)"
+	cd tools/e2e && npm ci --no-audit --no-fund --silent && node --test --test-concurrency=1 e2e.test.mjs
+
+deps:
+	@command -v node >/dev/null || { $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq nodejs npm; }
+	$(GO) mod download
+
+deps-browser:
+	@command -v chromium >/dev/null || { $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq chromium; }
+
+## golden: regenerate the committed reference data (needs python3-torch and npm)
+golden:
+	command -v /usr/bin/python3 >/dev/null && /usr/bin/python3 -c 'import torch' 2>/dev/null || { $(APT) update -qq && $(APT) install -y -qq python3-torch; }
+	/usr/bin/python3 tools/golden/torch_reference.py ../shared/models/distilbert-tiny testdata/torch
+	cd tools/golden && npm ci --no-audit --no-fund --silent
+	node tools/golden/tokenizer_golden.mjs ../shared/models/distilbert-tiny ../shared/data/sst2/dev.tsv testdata/tokenizer_golden.json
+	node tools/golden/parquet_fixture.mjs ../shared/data/sst2/train.tsv testdata/sst2 2000 2
+
+## bundle: rebuild the page's offline model from the shared tiny DistilBERT
+bundle:
+	$(GO) run ./tools/bundle -from ../shared/models/distilbert-tiny -to $(PUBLIC)/models/distilbert-tiny
+
+clean:
+	rm -rf $(PUBLIC)/build $(PUBLIC)/js test-output

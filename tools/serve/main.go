@@ -1,0 +1,99 @@
+// Command serve is webtune's dev server: it serves public/ with the right
+// MIME types, gzip, the COOP/COEP headers for cross-origin isolation and a
+// strict Content-Security-Policy that lets the page reach only itself and
+// the model hub.
+package main
+
+import (
+	"compress/gzip"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"mime"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+func main() {
+	addr := flag.String("addr", "localhost:8080", "address to listen on")
+	dir := flag.String("dir", "public", "folder to serve")
+	hubs := flag.String("hub-origins", "https://huggingface.co https://*.huggingface.co https://*.hf.co", "origins the page may download models from (space-separated), for the CSP")
+	flag.Parse()
+	if _, err := os.Stat(filepath.Join(*dir, "build", "app.wasm")); err != nil {
+		log.Fatalf("%s/build/app.wasm is missing: run `make build` first", *dir)
+	}
+	h := Handler(*dir, strings.Fields(*hubs))
+	fmt.Printf("webtune: serving %s at http://%s\n", *dir, *addr)
+	log.Fatal(http.ListenAndServe(*addr, h))
+}
+
+// Handler serves dir with webtune's headers.
+func Handler(dir string, hubOrigins []string) http.Handler {
+	for ext, typ := range map[string]string{".wasm": "application/wasm", ".mjs": "text/javascript", ".js": "text/javascript",
+		".json": "application/json", ".safetensors": "application/octet-stream", ".css": "text/css", ".svg": "image/svg+xml"} {
+		_ = mime.AddExtensionType(ext, typ)
+	}
+	csp := strings.Join([]string{
+		"default-src 'self'",
+		"script-src 'self' 'wasm-unsafe-eval'",
+		"worker-src 'self'",
+		"connect-src 'self' " + strings.Join(hubOrigins, " "),
+		"img-src 'self' data: blob:",
+		"style-src 'self' 'unsafe-inline'", // inline widths on progress bars
+		"object-src 'none'",
+		"base-uri 'none'",
+		"form-action 'none'",
+		"frame-ancestors 'none'",
+	}, "; ")
+	files := http.FileServer(http.Dir(dir))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Embedder-Policy", "require-corp")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-cache")
+		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") && compressible(r.URL.Path) {
+			h.Set("Content-Encoding", "gzip")
+			h.Add("Vary", "Accept-Encoding")
+			gz := gzPool.Get().(*gzip.Writer)
+			gz.Reset(w)
+			defer func() { gz.Close(); gzPool.Put(gz) }()
+			files.ServeHTTP(gzipWriter{ResponseWriter: w, w: gz}, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
+}
+
+var gzPool = sync.Pool{New: func() any { w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed); return w }}
+
+func compressible(path string) bool {
+	switch filepath.Ext(path) {
+	case ".wasm", ".js", ".mjs", ".css", ".html", ".json", ".svg", ".safetensors", ".tsv", ".txt":
+		return true
+	}
+	return path == "/" || strings.HasSuffix(path, "/")
+}
+
+// gzipWriter compresses the body; Content-Length no longer applies.
+type gzipWriter struct {
+	http.ResponseWriter
+	w io.Writer
+}
+
+func (g gzipWriter) WriteHeader(code int) {
+	g.ResponseWriter.Header().Del("Content-Length")
+	g.ResponseWriter.WriteHeader(code)
+}
+
+func (g gzipWriter) Write(b []byte) (int, error) {
+	g.ResponseWriter.Header().Del("Content-Length")
+	return g.w.Write(b)
+}
