@@ -20,7 +20,7 @@ func main() {
 	srv := api.New(api.Config{
 		Backend: func() (compute.Backend, string, error) {
 			b, err := train.NewCPUBackend()
-			return b, "CPU (pure Go, WebAssembly)", err
+			return b, "CPU · Go WebAssembly", err
 		},
 		// Go's wasm scheduler only returns to the JavaScript event loop when
 		// every goroutine is blocked: sleep briefly between steps so that Stop

@@ -608,7 +608,8 @@ func (s *Server) train(w http.ResponseWriter, r *http.Request) {
 	s.cfg.Yield()
 
 	if run.Before == nil {
-		m, err := run.Trainer.Evaluate(run.Eval)
+		// "Before" is always the untrained adapter, also when resuming a saved state.
+		m, err := evaluateWith(run.Trainer, run.Base, run.Eval)
 		if err != nil {
 			s.finish(run, err, send)
 			return
@@ -642,6 +643,20 @@ func (s *Server) train(w http.ResponseWriter, r *http.Request) {
 		s.cfg.Yield()
 	})
 	s.finish(run, err, send)
+}
+
+// evaluateWith evaluates another adapter of the same shape, then restores
+// the trainer's own parameters.
+func evaluateWith(tr *train.Trainer, a *peft.Adapter, data *train.Encoded) (metrics.Metrics, error) {
+	current := tr.Adapter()
+	if err := tr.SetParams(a); err != nil {
+		return metrics.Metrics{}, err
+	}
+	m, err := tr.Evaluate(data)
+	if err2 := tr.SetParams(current); err == nil {
+		err = err2
+	}
+	return m, err
 }
 
 func (s *Server) finish(run *Run, err error, send func(Event)) {
