@@ -1,6 +1,7 @@
 package train
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"os"
@@ -241,4 +242,45 @@ func relErr(a, b []float32) float64 {
 		return diff
 	}
 	return diff / scale
+}
+
+// A merged checkpoint (W + scale·B·A, head included) loaded as a plain
+// DistilBertForSequenceClassification gives PyTorch's adapter logits: a fresh
+// LoRA (B = 0) on top changes nothing, and the head comes from the file.
+func TestMergedModelMatchesPyTorch(t *testing.T) {
+	base := loadTiny(t)
+	ref := &devLogits{}
+	b, _ := os.ReadFile(filepath.Join(testpaths.TinyModel(t), "reference", "dev_logits.json"))
+	if err := json.Unmarshal(b, ref); err != nil {
+		t.Fatal(err)
+	}
+	merged := peft.Merge(base.Weights, readAdapter(t, base, filepath.Join(testpaths.TinyModel(t), "reference")))
+	var buf bytes.Buffer
+	if err := safetensors.Write(&buf, merged, map[string]string{"format": "pt"}, "F32"); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := base.Config.JSON([]string{"negative", "positive"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := checkpoint.Load(checkpoint.Files{"config.json": cfg, "model.safetensors": buf.Bytes()}, "merged")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.HasHead {
+		t.Fatal("merged checkpoint has no head")
+	}
+	tr := newTrainer(t, m, Defaults())
+	n := 200
+	logits, err := tr.Logits(&Encoded{IDs: ref.InputIDs[:n], Labels: ref.Labels[:n]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range logits {
+		for j := range logits[i] {
+			if d := math.Abs(float64(logits[i][j]) - ref.Logits[i][j]); d > 1e-4 {
+				t.Fatalf("row %d: merged logit differs by %g", i, d)
+			}
+		}
+	}
 }

@@ -249,6 +249,27 @@ test("load from the hub, then again offline from the cache", async () => {
   await shot("10-hub-offline");
 });
 
+test("fits a phone, has a dark theme, and is keyboard-reachable", async () => {
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForTimeout(200);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `page is ${overflow}px wider than a phone`);
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert.equal(bg, "rgb(13, 17, 23)");
+  await shot("11-phone-dark");
+  // Every form control has an accessible name.
+  const unnamed = await page.$$eval("input:not([type=hidden]):not([hidden]), select, button", (els) =>
+    els.filter((e) => !e.closest("[hidden]") && e.type !== "file" && !(e.labels?.length || e.getAttribute("aria-label") || e.textContent.trim())).map((e) => e.outerHTML.slice(0, 80)));
+  assert.deepEqual(unnamed, []);
+  // Tabs work from the keyboard.
+  await page.focus("#tab-hub");
+  await page.keyboard.press("ArrowRight");
+  assert.equal(await page.getAttribute("#tab-folder", "aria-selected"), "true");
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.setViewportSize({ width: 1280, height: 900 });
+});
+
 test("every request went to the page's origin or the hub", () => {
   const allowed = [new URL(pageURL).origin, new URL(hubURL).origin];
   const foreign = requests.filter((u) => !u.startsWith("data:") && !u.startsWith("blob:") && !allowed.includes(new URL(u).origin));

@@ -56,6 +56,7 @@ func run() error {
 	resume := flag.String("resume", "", "resume from a training state file (OUT/train_state.safetensors)")
 	adapterDir := flag.String("adapter", "", "start from (or with -steps 0, only evaluate) a PEFT adapter folder")
 	merged := flag.Bool("merged", false, "also write the merged model (W + scale·B·A) as merged/model.safetensors")
+	labelNames := flag.String("labels", strings.Join(dataset.SST2Labels, ","), "class names in id order; files may give labels as ids or names")
 	flag.Parse()
 
 	if *modelDir == "" || *out == "" || (*trainFiles == "" && *evalFile == "") {
@@ -69,6 +70,7 @@ func run() error {
 	if *steps > 0 {
 		opts.MaxSteps = *steps
 	}
+	opts.NumLabels = len(strings.Split(*labelNames, ","))
 	evalOnly := *steps == 0
 
 	src := checkpoint.Dir(*modelDir)
@@ -97,7 +99,10 @@ func run() error {
 		}
 	}
 
-	labels := dataset.SST2Labels
+	labels := dataset.Labels(strings.Split(*labelNames, ","))
+	if len(labels) < 2 {
+		return errors.New("-labels needs at least two class names")
+	}
 	var trainSet, evalSet *train.Encoded
 	if *trainFiles != "" && !evalOnly {
 		ex, err := readFiles(strings.Split(*trainFiles, ","), labels)
@@ -211,7 +216,7 @@ func run() error {
 		return err
 	}
 	if *merged {
-		if err := writeMerged(base, a, filepath.Join(*out, "merged")); err != nil {
+		if err := writeMerged(base, a, labels, filepath.Join(*out, "merged")); err != nil {
 			return err
 		}
 	}
@@ -269,7 +274,7 @@ func readAdapter(base *checkpoint.Model, dir string, numLabels int) (*peft.Adapt
 	return a, nil
 }
 
-func writeMerged(base *checkpoint.Model, a *peft.Adapter, dir string) error {
+func writeMerged(base *checkpoint.Model, a *peft.Adapter, labels dataset.Labels, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -277,7 +282,7 @@ func writeMerged(base *checkpoint.Model, a *peft.Adapter, dir string) error {
 	if err := safetensors.Write(&buf, peft.Merge(base.Weights, a), map[string]string{"format": "pt"}, "F32"); err != nil {
 		return err
 	}
-	cfg, err := base.Config.JSON(dataset.SST2Labels)
+	cfg, err := base.Config.JSON(labels)
 	if err != nil {
 		return err
 	}

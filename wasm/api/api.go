@@ -59,13 +59,30 @@ type Server struct {
 
 // Dataset is one loaded file.
 type Dataset struct {
-	ID       int               `json:"id"`
-	Name     string            `json:"name"`
-	Role     string            `json:"role"` // "train" or "eval"
-	Rows     int               `json:"rows"`
-	Labels   []int             `json:"label_counts"`
-	Preview  []dataset.Example `json:"-"`
+	ID       int    `json:"id"`
+	Name     string `json:"name"`
+	Role     string `json:"role"` // "train" or "eval"
+	Rows     int    `json:"rows"`
+	Labels   []int  `json:"label_counts"`
 	examples []dataset.Example
+	// encoded caches the tokenized rows per max length: tokenize once per
+	// dataset, however many runs follow. Cleared when the model changes.
+	encoded map[int]*train.Encoded
+}
+
+func (d *Dataset) encode(tok *tokenize.Tokenizer, maxLen int) (*train.Encoded, error) {
+	if e, ok := d.encoded[maxLen]; ok {
+		return e, nil
+	}
+	e, err := train.Encode(tok, d.examples, maxLen)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", d.Name, err)
+	}
+	if d.encoded == nil {
+		d.encoded = map[int]*train.Encoded{}
+	}
+	d.encoded[maxLen] = e
+	return e, nil
 }
 
 // Run is a training run and what it produced.
@@ -212,6 +229,9 @@ func (s *Server) loadModel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.model, s.tok, s.staged = m, tok, map[string][]byte{}
+	for _, d := range s.datasets {
+		d.encoded = nil // another tokenizer
+	}
 	s.run, s.imported = nil, nil
 	writeJSON(w, http.StatusOK, s.modelInfo())
 }
@@ -292,12 +312,7 @@ func (s *Server) addDataset(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, fmt.Errorf("role %q must be train or eval", role))
 		return
 	}
-	b, err := readBody(r)
-	if err != nil {
-		writeErr(w, http.StatusBadRequest, fmt.Errorf("%s: %v", name, err))
-		return
-	}
-	ex, err := dataset.Read(name, bytes.NewReader(b), int64(len(b)), dataset.SST2Labels)
+	ex, err := readDataset(name, r)
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, err)
 		return
@@ -309,6 +324,32 @@ func (s *Server) addDataset(w http.ResponseWriter, r *http.Request) {
 	d := &Dataset{ID: s.nextID, Name: name, Role: role, Rows: st.Rows, Labels: st.LabelCounts, examples: ex}
 	s.datasets = append(s.datasets, d)
 	writeJSON(w, http.StatusOK, s.view(d, maxLenParam(r)))
+}
+
+// readDataset parses an uploaded file. Text formats stream straight from the
+// request body, so a large file is never held in memory as bytes and again
+// as sentences; Parquet needs random access and is buffered.
+func readDataset(name string, r *http.Request) ([]dataset.Example, error) {
+	var ex []dataset.Example
+	var err error
+	switch format, _ := dataset.DetectFormat(name, nil); format {
+	case dataset.TSV:
+		ex, err = dataset.ReadTSV(name, r.Body, dataset.SST2Labels)
+	case dataset.CSV:
+		ex, err = dataset.ReadCSV(name, r.Body, dataset.SST2Labels)
+	case dataset.JSONL:
+		ex, err = dataset.ReadJSONL(name, r.Body, dataset.SST2Labels)
+	default: // Parquet, or a name without a telling extension: sniff the bytes
+		b, rerr := readBody(r)
+		if rerr != nil {
+			return nil, fmt.Errorf("%s: %v", name, rerr)
+		}
+		return dataset.Read(name, bytes.NewReader(b), int64(len(b)), dataset.SST2Labels)
+	}
+	if err == nil && len(ex) == 0 {
+		err = fmt.Errorf("%s: no labelled rows found; expected sentence and label columns", name)
+	}
+	return ex, err
 }
 
 // guessRole puts dev/validation/test files in evaluation.
@@ -480,14 +521,22 @@ type Event struct {
 	Error    string           `json:"error,omitempty"`
 }
 
-func (s *Server) examples(role string) []dataset.Example {
-	var shards [][]dataset.Example
+// encoded returns the tokenized rows of every dataset with the role, in order.
+func (s *Server) encoded(role string, maxLen int) (*train.Encoded, error) {
+	out := &train.Encoded{}
 	for _, d := range s.datasets {
-		if d.Role == role {
-			shards = append(shards, d.examples)
+		if d.Role != role {
+			continue
 		}
+		e, err := d.encode(s.tok, maxLen)
+		if err != nil {
+			return nil, err
+		}
+		out.IDs = append(out.IDs, e.IDs...)
+		out.Labels = append(out.Labels, e.Labels...)
+		out.Tokens += e.Tokens
 	}
-	return dataset.Concat(shards...)
+	return out, nil
 }
 
 // prepare builds the run for a request (under s.mu).
@@ -523,13 +572,12 @@ func (s *Server) prepare(req *TrainRequest, evalOnly bool) (*Run, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	trainEx := s.examples("train")
-	if len(trainEx) == 0 && !(evalOnly && req.Eval.Source != "split") {
-		return nil, errors.New("add a training dataset first")
-	}
-	trainSet, err := train.Encode(s.tok, trainEx, opts.MaxLen)
+	trainSet, err := s.encoded("train", opts.MaxLen)
 	if err != nil {
 		return nil, err
+	}
+	if trainSet.Len() == 0 && !(evalOnly && req.Eval.Source != "split") {
+		return nil, errors.New("add a training dataset first")
 	}
 	var evalSet *train.Encoded
 	switch req.Eval.Source {
@@ -539,12 +587,11 @@ func (s *Server) prepare(req *TrainRequest, evalOnly bool) (*Run, error) {
 		}
 		trainSet, evalSet = trainSet.Split(req.Eval.Fraction, req.Eval.Seed)
 	default:
-		evalEx := s.examples("eval")
-		if len(evalEx) == 0 {
-			return nil, errors.New("add an evaluation file (or choose a held-out split)")
-		}
-		if evalSet, err = train.Encode(s.tok, evalEx, opts.MaxLen); err != nil {
+		if evalSet, err = s.encoded("eval", opts.MaxLen); err != nil {
 			return nil, err
+		}
+		if evalSet.Len() == 0 {
+			return nil, errors.New("add an evaluation file (or choose a held-out split)")
 		}
 	}
 	if (trainSet.Len() == 0 && !evalOnly) || evalSet.Len() == 0 {

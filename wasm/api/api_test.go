@@ -21,10 +21,16 @@ import (
 )
 
 func newServer(t *testing.T) *httptest.Server {
+	return newServerYield(t, nil)
+}
+
+// newServerYield runs the API with a Yield hook, called after the start
+// event and after every step.
+func newServerYield(t *testing.T, yield func()) *httptest.Server {
 	srv := New(Config{Backend: func() (compute.Backend, string, error) {
 		b, err := train.NewCPUBackend()
 		return b, "CPU (test)", err
-	}})
+	}, Yield: yield})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	return ts
@@ -199,8 +205,16 @@ func TestStopAndResumeFromState(t *testing.T) {
 	events(t, straight, string(reqJSON))
 	_, want := do(t, straight, "GET", "/api/adapter/adapter_model.safetensors", nil)
 
-	// Interrupted: take the step-3 checkpoint as a crash would leave it.
-	first := newServer(t)
+	// Interrupted: take the step-3 checkpoint as a crash would leave it. The
+	// training goroutine waits after step 3 until the test has stopped it, so
+	// the stop lands at the same step on any scheduler.
+	release := make(chan struct{})
+	yields := 0
+	first := newServerYield(t, func() {
+		if yields++; yields == 4 { // after "start" and steps 1..3
+			<-release
+		}
+	})
 	loadBundled(t, first)
 	addFile(t, first, testpaths.Testdata("sst2/train-2000.tsv"), "train-2000.tsv")
 	res, err := http.Post(first.URL+"/api/train", "application/json", strings.NewReader(string(reqJSON)))
@@ -216,6 +230,7 @@ func TestStopAndResumeFromState(t *testing.T) {
 			_, state = do(t, first, "GET", "/api/state", nil)
 			r, b := do(t, first, "POST", "/api/stop", nil)
 			ok(t, r, b)
+			close(release)
 		}
 	}
 	res.Body.Close()
