@@ -49,7 +49,7 @@ test-go:
 # The same packages compiled to WebAssembly and run under Node.
 test-wasm:
 	@echo "== go test (GOOS=js GOARCH=wasm, under Node)"
-	PATH="$(WASMEXEC):$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./model/... ./wasm/...
+	PATH="$(WASMEXEC):$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./model/... ./wasm/... ./kernels/...
 
 test-fuzz:
 	@echo "== fuzzing each text format for a few seconds"

@@ -1,0 +1,79 @@
+// Package kernels is webtune's compute backend: a decorator over GoMLX's
+// pure-Go backend that runs the float32 matrix products (DotGeneral) through
+// kernels of ours and everything else through the pure-Go backend.
+//
+// The pure-Go backend compiles a whole graph into one executable, with no
+// hook for foreign kernels. So this backend records the graph as it is
+// built (gen_ops.go: one method per compute op, generated), and at Compile
+// cuts it into segments at each DotGeneral: the ops between two matrix
+// products are replayed into their own pure-Go executable, and the products
+// run through a Dot kernel. Without a kernel of ours (or for shapes a kernel
+// declines), a product runs as a one-op pure-Go executable: the pure-Go
+// backend is always the fallback, with identical results.
+package kernels
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+)
+
+// BackendName is the name this backend registers under.
+const BackendName = "webtune"
+
+// DotSpec is one DotGeneral: operand shapes and axes, as compute describes them.
+type DotSpec struct {
+	LHS, RHS                 shapes.Shape
+	LHSContracting, LHSBatch []int
+	RHSContracting, RHSBatch []int
+	Output                   shapes.Shape
+	Config                   compute.DotGeneralConfig
+}
+
+// DotKernel runs float32 DotGeneral on the inner backend's buffers. It
+// returns compute.ErrNotImplemented for a layout it does not handle.
+type DotKernel interface {
+	Name() string
+	DotGeneral(spec *DotSpec, lhs, rhs compute.Buffer) (compute.Buffer, error)
+}
+
+// Backend decorates an inner backend (the pure-Go one).
+type Backend struct {
+	compute.Backend // buffers, devices and capabilities are the inner backend's
+	Kernel          DotKernel
+	dots            *dotCache
+}
+
+// New wraps inner; kernel may be nil (every product then runs on inner).
+func New(inner compute.Backend, kernel DotKernel) *Backend {
+	return &Backend{Backend: inner, Kernel: kernel, dots: newDotCache(inner)}
+}
+
+func (b *Backend) Name() string   { return BackendName }
+func (b *Backend) String() string { return BackendName }
+
+func (b *Backend) Description() string {
+	k := "pure Go"
+	if b.Kernel != nil {
+		k = b.Kernel.Name()
+	}
+	return fmt.Sprintf("webtune: matrix products on %s, other ops on %s", k, b.Backend.Description())
+}
+
+// Builder starts recording a computation.
+func (b *Backend) Builder(name string) compute.Builder {
+	shadow := b.Backend.Builder(name + ".shadow")
+	rb := &Builder{backend: b, name: name, shadow: shadow}
+	rb.main = &Function{builder: rb, shadow: shadow.Main()}
+	return rb
+}
+
+// isKernelDot tells whether an op is a float32 DotGeneral, the ops that
+// segments are cut at.
+func isKernelDot(op *op) bool {
+	return op.name == "DotGeneral" && len(op.outputs) == 1 && op.outputs[0].shape.DType == dtypes.Float32
+}
+
+//go:generate go run ../tools/genops

@@ -1,0 +1,309 @@
+package kernels
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/shapes"
+)
+
+// step is one unit of execution: a pure-Go segment or a matrix product.
+type step struct {
+	inputs  []*node
+	outputs []*node
+	exe     compute.Executable // segment
+	dot     *DotSpec           // matrix product
+}
+
+// Compile cuts the recorded ops at each float32 DotGeneral and compiles the
+// pieces between them with the inner backend.
+func (b *Builder) Compile() (compute.Executable, error) {
+	f := b.main
+	if !f.done {
+		return nil, errors.New("Compile before Return")
+	}
+	ops := liveOps(f)
+	// Which step consumes each node last, to know segment outputs.
+	usedAfter := map[*node]int{} // node -> index of the last op using it
+	for i, o := range ops {
+		forNodes(o.args, func(n *node) { usedAfter[n] = i })
+	}
+	for _, n := range f.outputs {
+		usedAfter[n] = len(ops)
+	}
+	var steps []*step
+	start := 0
+	flush := func(end int) error { // ops [start, end) as one segment
+		if end > start {
+			s, err := b.segment(ops[start:end], end, usedAfter)
+			if err != nil {
+				return err
+			}
+			if s != nil {
+				steps = append(steps, s)
+			}
+		}
+		start = end + 1
+		return nil
+	}
+	for i, o := range ops {
+		if !isKernelDot(o) {
+			continue
+		}
+		if err := flush(i); err != nil {
+			return nil, err
+		}
+		steps = append(steps, dotStep(o))
+	}
+	if err := flush(len(ops)); err != nil {
+		return nil, err
+	}
+	return &Executable{b: b.backend, fn: f, steps: steps}, nil
+}
+
+// liveOps drops ops whose results no output depends on (autodiff leaves
+// some): a segment must not take parameters that nothing reads.
+func liveOps(f *Function) []*op {
+	live := map[*node]bool{}
+	for _, n := range f.outputs {
+		live[n] = true
+	}
+	keep := make([]bool, len(f.ops))
+	for i := len(f.ops) - 1; i >= 0; i-- {
+		o := f.ops[i]
+		if slices.ContainsFunc(o.outputs, func(n *node) bool { return live[n] }) {
+			keep[i] = true
+			forNodes(o.args, func(n *node) { live[n] = true })
+		}
+	}
+	var ops []*op
+	for i, o := range f.ops {
+		if keep[i] {
+			ops = append(ops, o)
+		}
+	}
+	return ops
+}
+
+func forNodes(args []any, fn func(*node)) {
+	for _, a := range args {
+		switch v := a.(type) {
+		case *node:
+			fn(v)
+		case []compute.Value:
+			for _, x := range v {
+				if n, ok := x.(*node); ok {
+					fn(n)
+				}
+			}
+		}
+	}
+}
+
+// segment replays ops into a new inner computation whose parameters are the
+// nodes the ops read from outside and whose outputs are the nodes read later.
+func (b *Builder) segment(ops []*op, end int, usedAfter map[*node]int) (*step, error) {
+	inner := b.backend.Backend.Builder(fmt.Sprintf("%s.segment%d", b.name, end))
+	fn := inner.Main()
+	produced := map[*node]bool{}
+	for _, o := range ops {
+		for _, n := range o.outputs {
+			produced[n] = true
+		}
+	}
+	s := &step{}
+	vals := map[*node]compute.Value{}
+	var err error
+	for _, o := range ops {
+		forNodes(o.args, func(n *node) {
+			if err != nil || produced[n] || vals[n] != nil {
+				return
+			}
+			var v compute.Value
+			v, err = fn.Parameter(fmt.Sprintf("n%d", n.id), n.shape, nil)
+			vals[n] = v
+			s.inputs = append(s.inputs, n)
+		})
+		if err != nil {
+			return nil, err
+		}
+		res, err := call(fn, o.name, o.variadic, o.args, func(n *node) compute.Value { return vals[n] })
+		if err != nil {
+			return nil, fmt.Errorf("replaying %s: %w", o.name, err)
+		}
+		k := 0
+		for _, r := range res {
+			if vs, ok := r.([]compute.Value); ok {
+				for _, v := range vs {
+					vals[o.outputs[k]] = v
+					k++
+				}
+			} else if r != nil {
+				vals[o.outputs[k]] = r
+				k++
+			}
+		}
+	}
+	var outs []compute.Value
+	for _, o := range ops {
+		for _, n := range o.outputs {
+			if usedAfter[n] >= end {
+				s.outputs = append(s.outputs, n)
+				outs = append(outs, vals[n])
+			}
+		}
+	}
+	if len(outs) == 0 {
+		return nil, nil // nothing it computes is used: no side effects to keep
+	}
+	if err := fn.Return(outs, nil); err != nil {
+		return nil, err
+	}
+	if s.exe, err = inner.Compile(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func dotStep(o *op) *step {
+	lhs, rhs := o.args[0].(*node), o.args[3].(*node)
+	return &step{
+		inputs:  []*node{lhs, rhs},
+		outputs: o.outputs,
+		dot: &DotSpec{LHS: lhs.shape, RHS: rhs.shape, Output: o.outputs[0].shape,
+			LHSContracting: o.args[1].([]int), LHSBatch: o.args[2].([]int),
+			RHSContracting: o.args[4].([]int), RHSBatch: o.args[5].([]int), Config: o.args[6].(compute.DotGeneralConfig)},
+	}
+}
+
+// Executable runs the steps in order.
+type Executable struct {
+	b     *Backend
+	fn    *Function
+	steps []*step
+}
+
+func (e *Executable) Finalize() {
+	for _, s := range e.steps {
+		if s.exe != nil {
+			s.exe.Finalize()
+		}
+	}
+}
+
+func (e *Executable) Inputs() ([]string, []shapes.Shape) {
+	var sh []shapes.Shape
+	for _, p := range e.fn.params {
+		sh = append(sh, p.shape)
+	}
+	return slices.Clone(e.fn.names), sh
+}
+
+func (e *Executable) Outputs() []shapes.Shape {
+	var sh []shapes.Shape
+	for _, n := range e.fn.outputs {
+		sh = append(sh, n.shape)
+	}
+	return sh
+}
+
+// Execute runs every step, feeding each the buffers it reads. Inputs are
+// never donated to the inner executables: they may be read by later steps.
+func (e *Executable) Execute(inputs []compute.Buffer, _ []bool, device compute.DeviceNum) ([]compute.Buffer, error) {
+	if len(inputs) != len(e.fn.params) {
+		return nil, fmt.Errorf("%s backend: %d inputs for %d parameters", BackendName, len(inputs), len(e.fn.params))
+	}
+	env := map[*node]compute.Buffer{}
+	for i, p := range e.fn.params {
+		env[p] = unwrap(inputs[i])
+	}
+	for _, s := range e.steps {
+		in := make([]compute.Buffer, len(s.inputs))
+		for i, n := range s.inputs {
+			in[i] = env[n]
+		}
+		var out []compute.Buffer
+		var err error
+		if s.dot != nil {
+			out, err = e.b.runDot(s.dot, in[0], in[1], device)
+		} else {
+			out, err = s.exe.Execute(in, make([]bool, len(in)), device)
+		}
+		if err != nil {
+			return nil, err
+		}
+		for i, n := range s.outputs {
+			env[n] = out[i]
+		}
+	}
+	outs := make([]compute.Buffer, len(e.fn.outputs))
+	for i, n := range e.fn.outputs {
+		outs[i] = e.b.wrap(env[n])
+	}
+	return outs, nil
+}
+
+// runDot runs a product on the kernel, falling back to the inner backend.
+func (b *Backend) runDot(spec *DotSpec, lhs, rhs compute.Buffer, device compute.DeviceNum) ([]compute.Buffer, error) {
+	if b.Kernel != nil {
+		out, err := b.Kernel.DotGeneral(spec, lhs, rhs)
+		if err == nil {
+			return []compute.Buffer{out}, nil
+		}
+		if !compute.IsNotImplemented(err) {
+			return nil, fmt.Errorf("%s kernel: %w", b.Kernel.Name(), err)
+		}
+	}
+	exe, err := b.dots.get(spec)
+	if err != nil {
+		return nil, err
+	}
+	return exe.Execute([]compute.Buffer{lhs, rhs}, []bool{false, false}, device)
+}
+
+// dotCache holds one-op pure-Go executables for products, by layout.
+type dotCache struct {
+	inner compute.Backend
+	mu    sync.Mutex
+	exes  map[string]compute.Executable
+}
+
+func newDotCache(inner compute.Backend) *dotCache {
+	return &dotCache{inner: inner, exes: map[string]compute.Executable{}}
+}
+
+func (c *dotCache) get(s *DotSpec) (compute.Executable, error) {
+	key := fmt.Sprint(s.LHS, s.RHS, s.LHSContracting, s.LHSBatch, s.RHSContracting, s.RHSBatch, s.Config)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if exe, ok := c.exes[key]; ok {
+		return exe, nil
+	}
+	b := c.inner.Builder("dot:" + strings.ReplaceAll(key, " ", ""))
+	fn := b.Main()
+	l, err := fn.Parameter("lhs", s.LHS, nil)
+	if err != nil {
+		return nil, err
+	}
+	r, err := fn.Parameter("rhs", s.RHS, nil)
+	if err != nil {
+		return nil, err
+	}
+	out, err := fn.DotGeneral(l, s.LHSContracting, s.LHSBatch, r, s.RHSContracting, s.RHSBatch, s.Config)
+	if err != nil {
+		return nil, err
+	}
+	if err := fn.Return([]compute.Value{out}, nil); err != nil {
+		return nil, err
+	}
+	exe, err := b.Compile()
+	if err != nil {
+		return nil, err
+	}
+	c.exes[key] = exe
+	return exe, nil
+}
