@@ -2,8 +2,6 @@
 # Both install what they need on a fresh Debian machine.
 
 GO       ?= go
-GOROOT   := $(shell $(GO) env GOROOT)
-WASMEXEC := $(GOROOT)/lib/wasm
 PUBLIC   := public
 APT      := $(shell command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo) apt-get
 JS_SRC   := $(wildcard js/*.mjs)
@@ -14,11 +12,19 @@ GO_SRC   := $(shell find model wasm kernels -name '*.go' -not -name '*_test.go' 
 all: build
 
 ## build: the WebAssembly program and the page's assets under public/
-build: $(PUBLIC)/build/app.wasm $(PUBLIC)/build/wasm_exec.js $(patsubst js/%,$(PUBLIC)/js/%,$(JS_SRC))
+build: $(PUBLIC)/build/app.wasm $(PUBLIC)/build/gemm.wasm $(PUBLIC)/build/wasm_exec.js $(patsubst js/%,$(PUBLIC)/js/%,$(JS_SRC))
 
 $(PUBLIC)/build/app.wasm: $(GO_SRC)
 	@mkdir -p $(@D)
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $@ ./wasm
+
+# The SIMD matrix kernel, assembled from WAT with wabt from npm.
+kernels/simd/gemm.wasm: kernels/simd/gemm.wat kernels/simd/build.mjs kernels/simd/package-lock.json
+	cd kernels/simd && npm ci --no-audit --no-fund --silent && node build.mjs gemm.wat gemm.wasm
+
+$(PUBLIC)/build/gemm.wasm: kernels/simd/gemm.wasm
+	@mkdir -p $(@D)
+	cp $< $@
 
 # syumai/workers' wasm_exec.js (Go's, plus the `context` proxy the library
 # reads its binding from); only that file is used, with our own runtime.
@@ -47,9 +53,10 @@ test-go:
 	$(GO) test -count=1 ./...
 
 # The same packages compiled to WebAssembly and run under Node.
-test-wasm:
-	@echo "== go test (GOOS=js GOARCH=wasm, under Node)"
-	PATH="$(WASMEXEC):$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./model/... ./wasm/... ./kernels/...
+# tools/wasmexec is Go's Node runner plus the SIMD kernel on Go's memory.
+test-wasm: kernels/simd/gemm.wasm
+	@echo "== go test (GOOS=js GOARCH=wasm, under Node, with the SIMD kernel)"
+	GOOS=js GOARCH=wasm $(GO) test -exec "$(CURDIR)/tools/wasmexec/go_js_wasm_exec" -count=1 ./model/... ./wasm/... ./kernels/...
 
 test-fuzz:
 	@echo "== fuzzing each text format for a few seconds"
@@ -65,6 +72,11 @@ deps:
 
 deps-browser:
 	@command -v chromium >/dev/null || { $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq chromium; }
+
+## bench: matrix kernels and a DistilBERT-base-shaped training step, as ratios against baselines run in the same command
+bench: kernels/simd/gemm.wasm
+	@mkdir -p test-output
+	cd tools/bench && npm ci --no-audit --no-fund --silent && node bench.mjs
 
 ## golden: regenerate the committed reference data (needs python3-torch and npm)
 golden:

@@ -517,6 +517,8 @@ function tabs() {
   select(all[0]);
 }
 
+// describeCompute shows the compute path the Go program chose, and the
+// WebGPU adapter if the browser has one (the WebGPU kernels are not in yet).
 async function describeCompute() {
   let gpu = "";
   try {
@@ -526,8 +528,11 @@ async function describeCompute() {
       gpu = [info.vendor, info.architecture, info.description].filter(Boolean).join(" ") || "WebGPU adapter";
     }
   } catch { /* no WebGPU */ }
-  $("#compute").textContent = gpu ? `CPU (pure Go) · WebGPU seen: ${gpu}` : "CPU (pure Go WebAssembly)";
-  $("#compute").title = "The matrix products currently run on the CPU path";
+  try {
+    const st = await json("/api/status");
+    $("#compute").textContent = st.compute;
+  } catch { /* shown when a run starts */ }
+  $("#compute").title = gpu ? `WebGPU adapter present (${gpu}); matrix products run on the CPU path` : "No WebGPU adapter; matrix products run on the CPU path";
 }
 
 async function main() {
@@ -555,13 +560,13 @@ async function main() {
   $("#try-form").onsubmit = (e) => { e.preventDefault(); const t = $("#try-text").value.trim(); if (t) tryText(t); };
   $$("[data-download]").forEach((b) => (b.onclick = () => download(b.dataset.download)));
   $("#train-form").maxlen.onchange = refreshDatasets;
-  describeCompute();
   try {
     await ready;
   } catch (e) {
     showError("#model-error", new Error(`The WebAssembly worker failed to start: ${e.message}`));
     return;
   }
+  await describeCompute();
   document.body.dataset.ready = "true";
   await offerResume();
 }

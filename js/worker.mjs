@@ -13,6 +13,14 @@ async function start() {
   const readyPromise = new Promise((resolve) => (ready = resolve));
   const imports = { ...go.importObject, workers: { ready: () => ready() } };
   const { instance } = await WebAssembly.instantiateStreaming(fetch(new URL("../build/app.wasm", import.meta.url)), imports);
+  // The SIMD matrix kernel works in place on Go's memory; Go finds it as
+  // globalThis.webtuneGemm. Without SIMD support Go keeps its own matmul.
+  try {
+    const kernel = await WebAssembly.instantiateStreaming(fetch(new URL("../build/gemm.wasm", import.meta.url)), { env: { memory: instance.exports.mem } });
+    globalThis.webtuneGemm = kernel.instance.exports.gemm;
+  } catch (e) {
+    console.warn("WebAssembly SIMD kernel unavailable, matrix products stay in Go:", e);
+  }
   // syumai/workers reads globalThis.context.binding through wasm_exec.js's proxy.
   go.run(instance, { binding }).then(() => postMessage({ type: "fatal", message: "the Go program exited" }));
   await readyPromise;

@@ -14,6 +14,8 @@ package kernels
 
 import (
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -44,6 +46,32 @@ type Backend struct {
 	compute.Backend // buffers, devices and capabilities are the inner backend's
 	Kernel          DotKernel
 	dots            *dotCache
+	// Profile accumulates where execution time goes.
+	Profile Profile
+}
+
+// Profile splits execution time between the matrix products and the
+// pure-Go segments between them.
+type Profile struct {
+	mu         sync.Mutex
+	Dot, Other time.Duration
+	Dots       int
+}
+
+func (p *Profile) add(d *time.Duration, start time.Time) {
+	p.mu.Lock()
+	*d += time.Since(start)
+	if d == &p.Dot {
+		p.Dots++
+	}
+	p.mu.Unlock()
+}
+
+// Reset clears the counters.
+func (p *Profile) Reset() {
+	p.mu.Lock()
+	p.Dot, p.Other, p.Dots = 0, 0, 0
+	p.mu.Unlock()
 }
 
 // New wraps inner; kernel may be nil (every product then runs on inner).

@@ -54,20 +54,27 @@ func TestDotLayouts(t *testing.T) {
 		{"attention context", []int{2, 3, 9, 9}, []int{2, 3, 9, 8}, []int{3}, []int{0, 1}, []int{2}, []int{0, 1}},
 		{"transposed both", []int{13, 7}, []int{5, 13}, []int{0}, nil, []int{1}, nil},
 		{"vector", []int{1, 1}, []int{1, 31}, []int{1}, nil, []int{0}, nil},
+		{"free axes around the contracted one (not mergeable: falls back)", []int{4, 5, 6}, []int{5, 3}, []int{1}, nil, []int{0}, nil},
+		{"batch not leading", []int{9, 2, 7}, []int{2, 7, 5}, []int{2}, []int{1}, []int{1}, []int{0}},
 	}
 	for _, c := range cases {
 		seed := rng.Uint64()
-		l, r := randTensor(rand.New(rand.NewPCG(seed, 0)), c.l...), randTensor(rand.New(rand.NewPCG(seed, 1)), c.r...)
-		// A tensor lives on one backend: the same values again for the other.
-		l2, r2 := randTensor(rand.New(rand.NewPCG(seed, 0)), c.l...), randTensor(rand.New(rand.NewPCG(seed, 1)), c.r...)
+		// A tensor lives on one backend: the same values afresh for each.
+		operands := func() (*tensors.Tensor, *tensors.Tensor) {
+			return randTensor(rand.New(rand.NewPCG(seed, 0)), c.l...), randTensor(rand.New(rand.NewPCG(seed, 1)), c.r...)
+		}
+		l, r := operands()
 		graphFn := func(a, b *graph.Node) *graph.Node {
 			// A pure-Go op on each side of the product, so segments are exercised.
 			return graph.AddScalar(graph.DotGeneral(graph.Neg(graph.Neg(a)), c.lc, c.lb, b, c.rc, c.rb), 1)
 		}
-		want := graph.MustExecOnce(base, graphFn, l, r)
-		got := graph.MustExecOnce(New(base, Reference{Inner: base}), graphFn, l2, r2)
-		if rel := relErr(tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want)); rel > 1e-5 {
-			t.Errorf("%s: relative error %.2e", c.name, rel)
+		want := tensors.MustCopyFlatData[float32](graph.MustExecOnce(base, graphFn, l, r))
+		for _, k := range []DotKernel{Reference{Inner: base}, &GemmKernel{Label: "Go gemm", Gemm: GemmGo, Inner: base}} {
+			l2, r2 := operands()
+			got := graph.MustExecOnce(New(base, k), graphFn, l2, r2)
+			if rel := relErr(tensors.MustCopyFlatData[float32](got), want); rel > 1e-5 {
+				t.Errorf("%s, %s: relative error %.2e", c.name, k.Name(), rel)
+			}
 		}
 	}
 }
@@ -113,12 +120,45 @@ func TestTrainingStepMatchesPureGo(t *testing.T) {
 	}
 	base := inner(t)
 	want := run(base)
-	for _, k := range []DotKernel{nil, Reference{Inner: base}} {
+	ks := []DotKernel{nil, Reference{Inner: base}, &GemmKernel{Label: "Go gemm", Gemm: GemmGo, Inner: base}}
+	if g := SIMDGemm(); g != nil {
+		ks = append(ks, &GemmKernel{Label: "WebAssembly SIMD", Gemm: g, Inner: base})
+	}
+	for _, k := range ks {
 		got := run(New(base, k))
 		for i := range want {
 			if math.Abs(got[i]-want[i]) > 1e-4*math.Abs(want[i]) {
 				t.Errorf("kernel %v step %d: loss %v, pure Go %v", k, i+1, got[i], want[i])
 			}
 		}
+	}
+}
+
+// Outputs that are inputs, or one node returned twice, come back as
+// distinct buffers (each output tensor frees its own).
+func TestPassThroughOutputs(t *testing.T) {
+	base := inner(t)
+	b := New(base, nil)
+	exec := graph.MustNewExec(b, func(x, y *graph.Node) []*graph.Node {
+		d := graph.DotGeneral(x, []int{1}, nil, y, []int{0}, nil)
+		return []*graph.Node{x, d, d}
+	})
+	x := tensors.FromValue([][]float32{{1, 2}, {3, 4}})
+	y := tensors.FromValue([][]float32{{1, 0}, {0, 1}})
+	out := exec.MustExec(x, y)
+	bx, _ := x.Buffer(b, 0)
+	seen := map[compute.Buffer]bool{unwrap(bx): true}
+	for i, o := range out {
+		ob, err := o.Buffer(b, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[unwrap(ob)] {
+			t.Fatalf("output %d shares a buffer", i)
+		}
+		seen[unwrap(ob)] = true
+	}
+	if got := tensors.MustCopyFlatData[float32](out[2]); got[3] != 4 {
+		t.Fatalf("product %v", got)
 	}
 }

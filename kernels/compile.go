@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/shapes"
@@ -228,10 +229,13 @@ func (e *Executable) Execute(inputs []compute.Buffer, _ []bool, device compute.D
 		}
 		var out []compute.Buffer
 		var err error
+		start := time.Now()
 		if s.dot != nil {
 			out, err = e.b.runDot(s.dot, in[0], in[1], device)
+			e.b.Profile.add(&e.b.Profile.Dot, start)
 		} else {
 			out, err = s.exe.Execute(in, make([]bool, len(in)), device)
+			e.b.Profile.add(&e.b.Profile.Other, start)
 		}
 		if err != nil {
 			return nil, err
@@ -240,9 +244,23 @@ func (e *Executable) Execute(inputs []compute.Buffer, _ []bool, device compute.D
 			env[n] = out[i]
 		}
 	}
+	// Each output becomes a tensor that frees its buffer: an output that is
+	// an input, or the same node twice, must get a buffer of its own.
+	owned := map[compute.Buffer]bool{}
+	for _, in := range inputs {
+		owned[unwrap(in)] = true
+	}
 	outs := make([]compute.Buffer, len(e.fn.outputs))
 	for i, n := range e.fn.outputs {
-		outs[i] = e.b.wrap(env[n])
+		buf := env[n]
+		if owned[buf] {
+			var err error
+			if buf, err = e.b.clone(buf, n.shape); err != nil {
+				return nil, err
+			}
+		}
+		owned[buf] = true
+		outs[i] = e.b.wrap(buf)
 	}
 	return outs, nil
 }
@@ -306,4 +324,13 @@ func (c *dotCache) get(s *DotSpec) (compute.Executable, error) {
 	}
 	c.exes[key] = exe
 	return exe, nil
+}
+
+// clone copies a buffer on the inner backend.
+func (b *Backend) clone(x compute.Buffer, sh shapes.Shape) (compute.Buffer, error) {
+	out, flat, err := b.Backend.NewSharedBuffer(0, sh)
+	if err != nil {
+		return nil, err
+	}
+	return out, x.ToFlatData(flat)
 }

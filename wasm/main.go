@@ -12,15 +12,27 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/syumai/workers"
 
+	"github.com/webtune/webtune/kernels"
 	"github.com/webtune/webtune/model/train"
 	"github.com/webtune/webtune/wasm/api"
 )
 
 func main() {
+	// Matrix products run in the WebAssembly SIMD kernel when the Worker
+	// loaded it; everything else, and any layout it declines, in pure Go.
+	simd := kernels.SIMDGemm()
+	desc := "CPU · Go WebAssembly"
+	if simd != nil {
+		desc = "CPU · WebAssembly SIMD"
+	}
 	srv := api.New(api.Config{
+		Compute: desc,
 		Backend: func() (compute.Backend, string, error) {
-			b, err := train.NewCPUBackend()
-			return b, "CPU · Go WebAssembly", err
+			cpu, err := train.NewCPUBackend()
+			if err != nil || simd == nil {
+				return cpu, desc, err
+			}
+			return kernels.New(cpu, &kernels.GemmKernel{Label: "WebAssembly SIMD", Gemm: simd, Inner: cpu}), desc, nil
 		},
 		// Go's wasm scheduler only returns to the JavaScript event loop when
 		// every goroutine is blocked: sleep briefly between steps so that Stop

@@ -35,6 +35,8 @@ type Config struct {
 	// Backend returns the compute backend and a description of the path
 	// ("CPU (pure Go)", "WebGPU: <adapter>").
 	Backend func() (compute.Backend, string, error)
+	// Compute describes the compute path for the page's header.
+	Compute string
 	// Yield lets the host's event loop run between training steps (in the
 	// browser, Go must hand control back to JavaScript for messages to flow).
 	Yield func()
@@ -429,6 +431,7 @@ type Status struct {
 	Datasets []*Dataset       `json:"datasets"`
 	Run      *RunView         `json:"run"`
 	Defaults train.Options    `json:"defaults"`
+	Compute  string           `json:"compute"`
 	Imported *peft.Adapter    `json:"-"`
 	Adapter  *AdapterSummary  `json:"imported_adapter,omitempty"`
 	Results  *metrics.Metrics `json:"-"`
@@ -478,7 +481,7 @@ func (s *Server) runView() *RunView {
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{Model: s.modelInfo(), Datasets: s.datasets, Run: s.runView(), Defaults: train.Defaults()}
+	st := Status{Model: s.modelInfo(), Datasets: s.datasets, Run: s.runView(), Defaults: train.Defaults(), Compute: s.cfg.Compute}
 	if st.Datasets == nil {
 		st.Datasets = []*Dataset{}
 	}

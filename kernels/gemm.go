@@ -1,0 +1,178 @@
+package kernels
+
+import (
+	"slices"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+)
+
+// Gemm is a single-precision matrix-product primitive on flat slices:
+//
+//	C[cOff + m*ldc + n] (= or +=) Σ_k A[aOff + m*ldar + k*ldac] · B[bOff + k*ldb + n]
+//
+// B must be contiguous along n. The SIMD kernel (gemm.wat) implements it on
+// the Go program's own memory; GemmGo is the same in plain Go.
+type Gemm func(a []float32, aOff int, b []float32, bOff int, c []float32, cOff int, M, N, K, ldar, ldac, ldb, ldc int, accumulate bool)
+
+// GemmGo is Gemm in plain Go: the reference for the planner's tests and the
+// kernel's semantics.
+func GemmGo(a []float32, aOff int, b []float32, bOff int, c []float32, cOff int, M, N, K, ldar, ldac, ldb, ldc int, accumulate bool) {
+	for m := range M {
+		for n := range N {
+			var s float32
+			for k := range K {
+				s += a[aOff+m*ldar+k*ldac] * b[bOff+k*ldb+n]
+			}
+			if accumulate {
+				s += c[cOff+m*ldc+n]
+			}
+			c[cOff+m*ldc+n] = s
+		}
+	}
+}
+
+// group is a set of axes merged into one: its size and element stride.
+type group struct{ size, stride int }
+
+// merge folds axes (in the given order) into one strided axis, when their
+// strides allow it; size-1 axes never matter.
+func merge(sh shapes.Shape, strides []int, axes []int) (group, bool) {
+	g := group{size: 1, stride: 1}
+	first := true
+	for i := len(axes) - 1; i >= 0; i-- {
+		a := axes[i]
+		d := sh.Dimensions[a]
+		if d == 1 {
+			continue
+		}
+		if first {
+			g = group{size: d, stride: strides[a]}
+			first = false
+			continue
+		}
+		if strides[a] != g.stride*g.size {
+			return g, false
+		}
+		g.size *= d
+	}
+	return g, true
+}
+
+func rowMajorStrides(sh shapes.Shape) []int {
+	st := make([]int, sh.Rank())
+	acc := 1
+	for a := sh.Rank() - 1; a >= 0; a-- {
+		st[a] = acc
+		acc *= sh.Dimensions[a]
+	}
+	return st
+}
+
+func freeAxes(rank int, contracting, batch []int) []int {
+	var f []int
+	for a := range rank {
+		if !slices.Contains(contracting, a) && !slices.Contains(batch, a) {
+			f = append(f, a)
+		}
+	}
+	return f
+}
+
+// Plan is a DotGeneral reduced to a batch of strided matrix products.
+type Plan struct {
+	Batch, M, N, K     int
+	aBatch, ldar, ldac int
+	bBatch, bN, bK     int // B strides; bN != 1 means B is packed first
+}
+
+// NewPlan maps a float32 DotGeneral onto Gemm calls, or reports false for a
+// layout whose axes cannot be merged (the pure-Go backend then runs it).
+func NewPlan(s *DotSpec) (*Plan, bool) {
+	if s.LHS.DType != dtypes.Float32 || s.RHS.DType != dtypes.Float32 || s.Output.DType != dtypes.Float32 {
+		return nil, false
+	}
+	ls, rs := rowMajorStrides(s.LHS), rowMajorStrides(s.RHS)
+	lb, ok1 := merge(s.LHS, ls, s.LHSBatch)
+	rb, ok2 := merge(s.RHS, rs, s.RHSBatch)
+	lm, ok3 := merge(s.LHS, ls, freeAxes(s.LHS.Rank(), s.LHSContracting, s.LHSBatch))
+	rn, ok4 := merge(s.RHS, rs, freeAxes(s.RHS.Rank(), s.RHSContracting, s.RHSBatch))
+	lk, ok5 := merge(s.LHS, ls, s.LHSContracting)
+	rk, ok6 := merge(s.RHS, rs, s.RHSContracting)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || lb.size != rb.size || lk.size != rk.size {
+		return nil, false
+	}
+	return &Plan{Batch: lb.size, M: lm.size, N: rn.size, K: lk.size,
+		aBatch: lb.stride, ldar: lm.stride, ldac: lk.stride,
+		bBatch: rb.stride, bN: rn.stride, bK: rk.stride}, true
+}
+
+// FLOPs is the plan's multiply-add count times two.
+func (p *Plan) FLOPs() int { return 2 * p.Batch * p.M * p.N * p.K }
+
+// Run computes the product into out ([batch, M, N] row-major). When B is not
+// contiguous along n, each batch's B is first packed into scratch as [K, N].
+func (p *Plan) Run(gemm Gemm, lhs, rhs, out []float32, scratch *[]float32) {
+	for bi := range p.Batch {
+		b, bOff, ldb := rhs, bi*p.bBatch, p.bK
+		if p.bN != 1 && p.N > 1 {
+			if cap(*scratch) < p.K*p.N {
+				*scratch = make([]float32, p.K*p.N)
+			}
+			packed := (*scratch)[:p.K*p.N]
+			for k := range p.K {
+				row := packed[k*p.N : (k+1)*p.N]
+				src := bOff + k*p.bK
+				for n := range row {
+					row[n] = rhs[src+n*p.bN]
+				}
+			}
+			b, bOff, ldb = packed, 0, p.N
+		}
+		gemm(lhs, bi*p.aBatch, b, bOff, out, bi*p.M*p.N, p.M, p.N, p.K, p.ldar, p.ldac, ldb, p.N, false)
+	}
+}
+
+// GemmKernel is a DotKernel over a Gemm primitive.
+type GemmKernel struct {
+	Label   string
+	Gemm    Gemm
+	Inner   compute.Backend
+	scratch []float32
+}
+
+func (g *GemmKernel) Name() string { return g.Label }
+
+func (g *GemmKernel) DotGeneral(s *DotSpec, lhsBuf, rhsBuf compute.Buffer) (compute.Buffer, error) {
+	p, ok := NewPlan(s)
+	if !ok || p.M*p.N*p.K == 0 {
+		return nil, compute.ErrNotImplemented
+	}
+	lhs, err := flat32(lhsBuf, s.LHS)
+	if err != nil {
+		return nil, err
+	}
+	rhs, err := flat32(rhsBuf, s.RHS)
+	if err != nil {
+		return nil, err
+	}
+	out, flat, err := g.Inner.NewSharedBuffer(0, s.Output)
+	if err != nil {
+		return nil, err
+	}
+	p.Run(g.Gemm, lhs, rhs, flat.([]float32)[:s.Output.Size()], &g.scratch)
+	return out, nil
+}
+
+// flat32 returns a buffer's float32 values without copying when the backend
+// shares its memory (the pure-Go backend does).
+func flat32(b compute.Buffer, sh shapes.Shape) ([]float32, error) {
+	if d, err := b.Data(); err == nil {
+		if f, ok := d.([]float32); ok && len(f) == sh.Size() {
+			return f, nil
+		}
+	}
+	f := make([]float32, sh.Size())
+	return f, b.ToFlatData(f)
+}

@@ -1,0 +1,69 @@
+// make bench: one table of GFLOP/s and step times, as ratios against
+// baselines measured in the same run on this machine.
+//   - TensorFlow.js's wasm backend (XNNPACK, SIMD, one thread) on the same
+//     matrix shapes, in this Node process;
+//   - webtune's SIMD kernel and GoMLX's pure-Go backend, and a
+//     DistilBERT-base-shaped LoRA step per path, from tools/bench (Go
+//     compiled to WebAssembly, run under Node with the SIMD kernel loaded).
+// WebGPU rows are not here yet: the WebGPU kernel is still to be built.
+import { execFileSync } from "node:child_process";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import { setWasmPaths, setThreadsCount } from "@tensorflow/tfjs-backend-wasm";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const require = createRequire(import.meta.url);
+setWasmPaths(dirname(require.resolve("@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm")) + "/");
+setThreadsCount(1);
+await tf.setBackend("wasm");
+await tf.ready();
+
+const shapes = [
+  ["[2048×768]·[768×768]", 1, 2048, 768, 768, false],
+  ["[2048×768]·[768×3072]", 1, 2048, 768, 3072, false],
+  ["[2048×3072]·[3072×768]", 1, 2048, 3072, 768, false],
+  ["x·Wᵀ [2048×768]·[768×768]ᵀ", 1, 2048, 768, 768, true],
+  ["attention scores 384×[64×64]·[64×64]ᵀ", 384, 64, 64, 64, true],
+  ["attention context 384×[64×64]·[64×64]", 384, 64, 64, 64, false],
+];
+
+async function timeIt(fn, minMs = 1000) {
+  await fn();
+  let n = 0;
+  const t0 = performance.now();
+  while (n < 2 || performance.now() - t0 < minMs) { await fn(); n++; }
+  return (performance.now() - t0) / 1000 / n;
+}
+
+const tfjs = {};
+for (const [name, batch, M, K, N, tb] of shapes) {
+  const a = tf.randomNormal([batch, M, K]);
+  const b = tf.randomNormal(tb ? [batch, N, K] : [batch, K, N]);
+  const sec = await timeIt(async () => { const c = tf.matMul(a, b, false, tb); await c.data(); c.dispose(); });
+  tfjs[name] = (2 * batch * M * N * K) / sec / 1e9;
+  a.dispose(); b.dispose();
+}
+
+const wasm = join(ROOT, "test-output", "bench.wasm");
+execFileSync("go", ["build", "-o", wasm, "./tools/bench"], { cwd: ROOT, env: { ...process.env, GOOS: "js", GOARCH: "wasm" }, stdio: "inherit" });
+const out = execFileSync(join(ROOT, "tools/wasmexec/go_js_wasm_exec"), [wasm], { cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 24 });
+const rows = out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+
+const pad = (s, n) => String(s).padEnd(n);
+const num = (v, d = 1) => (v === undefined ? "–" : v.toFixed(d));
+console.log("\nMatrix products, GFLOP/s (one thread, this machine)\n");
+console.log(`${pad("shape", 42)}${pad("webtune SIMD", 14)}${pad("TF.js wasm", 12)}${pad("pure Go wasm", 14)}${pad("SIMD/TF.js", 12)}SIMD/pure Go`);
+for (const [name] of shapes) {
+  const simd = rows.find((r) => r.kind === "matmul" && r.shape === name && r.path.startsWith("webtune"))?.gflops;
+  const pure = rows.find((r) => r.kind === "matmul" && r.shape === name && r.path.startsWith("GoMLX"))?.gflops;
+  console.log(`${pad(name, 42)}${pad(num(simd), 14)}${pad(num(tfjs[name]), 12)}${pad(num(pure), 14)}${pad(simd ? num(simd / tfjs[name], 2) + "×" : "–", 12)}${simd && pure ? num(simd / pure, 1) + "×" : "–"}`);
+}
+const steps = rows.filter((r) => r.kind === "step");
+const pureStep = steps.find((r) => r.path.startsWith("GoMLX"));
+console.log(`\nDistilBERT-base-shaped LoRA training step (random weights, batch ${pureStep?.tokens / 64} × 64 tokens), WebAssembly\n`);
+console.log(`${pad("path", 26)}${pad("s/step", 10)}${pad("tokens/s", 10)}${pad("matmuls s", 11)}${pad("other ops s", 13)}speed-up`);
+for (const r of steps) {
+  console.log(`${pad(r.path, 26)}${pad(num(r.seconds, 2), 10)}${pad(num(r.tokens / r.seconds, 0), 10)}${pad(r.dot_seconds ? num(r.dot_seconds, 2) : "–", 11)}${pad(r.rest_seconds ? num(r.rest_seconds, 2) : "–", 13)}${num(pureStep.seconds / r.seconds, 1)}×`);
+}
+console.log("\nWebGPU rows: not yet (the WebGPU kernel is issue #3's next part).");

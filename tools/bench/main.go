@@ -1,0 +1,192 @@
+// Command bench measures webtune's compute paths and prints JSON lines:
+// GFLOP/s of the matrix kernels on DistilBERT-base shapes, and a
+// DistilBERT-base-shaped LoRA training step (random weights) per path with
+// its time split. Built for GOOS=js and run under Node by tools/bench/bench.mjs
+// (through tools/wasmexec, which loads the SIMD kernel); it also runs natively.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/webtune/webtune/kernels"
+	"github.com/webtune/webtune/model/checkpoint"
+	"github.com/webtune/webtune/model/safetensors"
+	"github.com/webtune/webtune/model/train"
+)
+
+// Shape is one benchmark product: batch × [M×K]·[K×N].
+type Shape struct {
+	Name       string `json:"name"`
+	Batch      int    `json:"batch"`
+	M, K, N    int
+	TransposeB bool `json:"transpose_b"` // B stored [N, K] (x·Wᵀ, as nn.Linear)
+}
+
+var matmuls = []Shape{
+	{Name: "[2048×768]·[768×768]", Batch: 1, M: 2048, K: 768, N: 768},
+	{Name: "[2048×768]·[768×3072]", Batch: 1, M: 2048, K: 768, N: 3072},
+	{Name: "[2048×3072]·[3072×768]", Batch: 1, M: 2048, K: 3072, N: 768},
+	{Name: "x·Wᵀ [2048×768]·[768×768]ᵀ", Batch: 1, M: 2048, K: 768, N: 768, TransposeB: true},
+	{Name: "attention scores 384×[64×64]·[64×64]ᵀ", Batch: 384, M: 64, K: 64, N: 64, TransposeB: true},
+	{Name: "attention context 384×[64×64]·[64×64]", Batch: 384, M: 64, K: 64, N: 64},
+}
+
+func (s Shape) spec() *kernels.DotSpec {
+	f := dtypes.Float32
+	d := &kernels.DotSpec{LHS: shapes.Make(f, s.Batch, s.M, s.K), Output: shapes.Make(f, s.Batch, s.M, s.N),
+		LHSContracting: []int{2}, LHSBatch: []int{0}, RHSBatch: []int{0}}
+	if s.TransposeB {
+		d.RHS, d.RHSContracting = shapes.Make(f, s.Batch, s.N, s.K), []int{2}
+	} else {
+		d.RHS, d.RHSContracting = shapes.Make(f, s.Batch, s.K, s.N), []int{1}
+	}
+	return d
+}
+
+type result struct {
+	Kind    string  `json:"kind"` // "matmul" or "step"
+	Shape   string  `json:"shape,omitempty"`
+	Path    string  `json:"path"`
+	GFLOPs  float64 `json:"gflops,omitempty"`
+	Seconds float64 `json:"seconds"`
+	DotSec  float64 `json:"dot_seconds,omitempty"`
+	RestSec float64 `json:"rest_seconds,omitempty"`
+	Tokens  int     `json:"tokens,omitempty"`
+}
+
+func emit(r result) {
+	b, _ := json.Marshal(r)
+	fmt.Println(string(b))
+}
+
+// timeIt runs fn until minDur has passed (at least twice, after one warm-up).
+func timeIt(minDur time.Duration, fn func()) float64 {
+	fn()
+	n := 0
+	start := time.Now()
+	for n < 2 || time.Since(start) < minDur {
+		fn()
+		n++
+	}
+	return time.Since(start).Seconds() / float64(n)
+}
+
+func randData(rng *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	return x
+}
+
+func main() {
+	skipPureGo := flag.Bool("skip-pure-go-matmul", false, "skip the (slow) pure-Go matmul rows")
+	stepBatch := flag.Int("step-batch", 2, "batch of the DistilBERT-base training step")
+	flag.Parse()
+	rng := rand.New(rand.NewPCG(1, 1))
+	cpu, err := train.NewCPUBackend()
+	if err != nil {
+		panic(err)
+	}
+	simd := kernels.SIMDGemm()
+	for _, s := range matmuls {
+		spec := s.spec()
+		lhs, rhs := randData(rng, spec.LHS.Size()), randData(rng, spec.RHS.Size())
+		out := make([]float32, spec.Output.Size())
+		flops := float64(2 * s.Batch * s.M * s.N * s.K)
+		plan, _ := kernels.NewPlan(spec)
+		var scratch []float32
+		if simd != nil {
+			sec := timeIt(time.Second, func() { plan.Run(simd, lhs, rhs, out, &scratch) })
+			emit(result{Kind: "matmul", Shape: s.Name, Path: "webtune SIMD (wasm)", GFLOPs: flops / sec / 1e9, Seconds: sec})
+		}
+		if !*skipPureGo {
+			exec := graph.MustNewExec(cpu, func(a, b *graph.Node) *graph.Node {
+				return graph.DotGeneral(a, spec.LHSContracting, spec.LHSBatch, b, spec.RHSContracting, spec.RHSBatch)
+			})
+			a := tensors.FromFlatDataAndDimensions(lhs, spec.LHS.Dimensions...)
+			b := tensors.FromFlatDataAndDimensions(rhs, spec.RHS.Dimensions...)
+			sec := timeIt(time.Second, func() { exec.MustExec1(a, b).FinalizeAll() })
+			emit(result{Kind: "matmul", Shape: s.Name, Path: "GoMLX pure Go (" + runtime.GOARCH + ")", GFLOPs: flops / sec / 1e9, Seconds: sec})
+		}
+	}
+
+	// A DistilBERT-base-shaped LoRA step with random weights.
+	cfg := &checkpoint.Config{VocabSize: 30522, MaxPositionEmbeddings: 512, NLayers: 6, NHeads: 12, Dim: 768, HiddenDim: 3072,
+		Dropout: 0.1, AttentionDropout: 0.1, Activation: "gelu", InitializerRange: 0.02, SeqClassifDropout: 0.2, LayerNormEps: 1e-12}
+	w := checkpoint.Weights{}
+	for k, sh := range checkpoint.BaseShapes(cfg) {
+		n := 1
+		for _, d := range sh {
+			n *= d
+		}
+		data := randData(rng, n)
+		for i := range data {
+			data[i] *= 0.02
+		}
+		w[k] = &safetensors.Tensor{Shape: sh, Data: data}
+	}
+	base := &checkpoint.Model{Config: cfg, Weights: w, Name: "distilbert-base-shaped (random)"}
+	data := &train.Encoded{}
+	for range *stepBatch * 4 {
+		ids := make([]int32, 64)
+		for j := range ids {
+			ids[j] = int32(1000 + rng.IntN(29000))
+		}
+		data.IDs = append(data.IDs, ids)
+		data.Labels = append(data.Labels, rng.IntN(2))
+	}
+	paths := []struct {
+		name    string
+		backend compute.Backend
+		prof    *kernels.Backend
+	}{{name: "GoMLX pure Go (" + runtime.GOARCH + ")", backend: cpu}}
+	if simd != nil {
+		kb := kernels.New(cpu, &kernels.GemmKernel{Label: "WebAssembly SIMD", Gemm: simd, Inner: cpu})
+		paths = append(paths, struct {
+			name    string
+			backend compute.Backend
+			prof    *kernels.Backend
+		}{"webtune SIMD (wasm)", kb, kb})
+	}
+	for _, p := range paths {
+		opts := train.Defaults()
+		opts.Batch, opts.MaxSteps, opts.ShuffleTrain = *stepBatch, 3, false
+		tr, err := train.New(p.backend, base, opts)
+		if err != nil {
+			panic(err)
+		}
+		var times []time.Duration
+		last := time.Now()
+		err = tr.Train(context.Background(), data, nil, func(train.Progress) {
+			times = append(times, time.Since(last))
+			if p.prof != nil && len(times) == 1 {
+				p.prof.Profile.Reset() // after the compiling first step
+			}
+			last = time.Now()
+		})
+		if err != nil {
+			panic(err)
+		}
+		sec := (times[1] + times[2]).Seconds() / 2
+		r := result{Kind: "step", Path: p.name, Seconds: sec, Tokens: *stepBatch * 64}
+		if p.prof != nil {
+			r.DotSec, r.RestSec = p.prof.Profile.Dot.Seconds()/2, p.prof.Profile.Other.Seconds()/2
+		}
+		emit(r)
+	}
+	os.Stdout.Sync()
+}

@@ -1,0 +1,40 @@
+// Runs a GOOS=js test binary under Node like Go's wasm_exec_node.js, and
+// first instantiates kernels/simd/gemm.wasm on the Go instance's memory,
+// publishing its gemm as globalThis.webtuneGemm, as js/worker.mjs does in
+// the browser.
+"use strict";
+const fs = require("fs");
+const path = require("path");
+globalThis.require = require;
+globalThis.fs = fs;
+globalThis.path = path;
+globalThis.TextEncoder = require("util").TextEncoder;
+globalThis.TextDecoder = require("util").TextDecoder;
+globalThis.performance ??= require("perf_hooks").performance;
+globalThis.crypto ??= require("crypto");
+
+const [wasmExec, binary, ...args] = process.argv.slice(2);
+require(wasmExec);
+const kernel = path.join(__dirname, "../../kernels/simd/gemm.wasm");
+
+(async () => {
+  const go = new Go();
+  go.argv = [binary, ...args];
+  go.env = Object.assign({ TMPDIR: require("os").tmpdir() }, process.env);
+  go.exit = process.exit;
+  const { instance } = await WebAssembly.instantiate(fs.readFileSync(binary), go.importObject);
+  if (fs.existsSync(kernel)) {
+    const k = await WebAssembly.instantiate(fs.readFileSync(kernel), { env: { memory: instance.exports.mem } });
+    globalThis.webtuneGemm = k.instance.exports.gemm;
+  }
+  process.on("exit", (code) => {
+    if (code === 0 && !go.exited) {
+      go._pendingEvent = { id: 0 };
+      go._resume();
+    }
+  });
+  await go.run(instance);
+})().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
