@@ -130,9 +130,21 @@ func (p *Plan) Run(gemm Gemm, lhs, rhs, out []float32, scratch *[]float32) {
 			}
 			b, bOff, ldb = packed, 0, p.N
 		}
-		gemm(lhs, bi*p.aBatch, b, bOff, out, bi*p.M*p.N, p.M, p.N, p.K, p.ldar, p.ldac, ldb, p.N, false)
+		// Cache blocking: a [kc × nc] block of B (256 KB) stays in L2 while
+		// every row of A streams past it; later k blocks accumulate into C.
+		for n0 := 0; n0 < p.N; n0 += blockN {
+			nc := min(blockN, p.N-n0)
+			for k0 := 0; k0 < p.K; k0 += blockK {
+				kc := min(blockK, p.K-k0)
+				gemm(lhs, bi*p.aBatch+k0*p.ldac, b, bOff+k0*ldb+n0, out, bi*p.M*p.N+n0,
+					p.M, nc, kc, p.ldar, p.ldac, ldb, p.N, k0 > 0)
+			}
+		}
 	}
 }
+
+// Block sizes of Plan.Run: 256×256 float32 of B is 256 KB, within L2.
+const blockN, blockK = 256, 256
 
 // GemmKernel is a DotKernel over a Gemm primitive.
 type GemmKernel struct {

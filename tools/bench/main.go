@@ -95,6 +95,7 @@ func randData(rng *rand.Rand, n int) []float32 {
 func main() {
 	skipPureGo := flag.Bool("skip-pure-go-matmul", false, "skip the (slow) pure-Go matmul rows")
 	stepBatch := flag.Int("step-batch", 2, "batch of the DistilBERT-base training step")
+	onlyMatmul := flag.Bool("only-matmul", false, "skip the training step")
 	flag.Parse()
 	rng := rand.New(rand.NewPCG(1, 1))
 	cpu, err := train.NewCPUBackend()
@@ -124,6 +125,9 @@ func main() {
 		}
 	}
 
+	if *onlyMatmul {
+		return
+	}
 	// A DistilBERT-base-shaped LoRA step with random weights.
 	cfg := &checkpoint.Config{VocabSize: 30522, MaxPositionEmbeddings: 512, NLayers: 6, NHeads: 12, Dim: 768, HiddenDim: 3072,
 		Dropout: 0.1, AttentionDropout: 0.1, Activation: "gelu", InitializerRange: 0.02, SeqClassifDropout: 0.2, LayerNormEps: 1e-12}

@@ -17,6 +17,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gomlx/compute"
+
+	"github.com/webtune/webtune/kernels"
 	"github.com/webtune/webtune/model/checkpoint"
 	"github.com/webtune/webtune/model/dataset"
 	"github.com/webtune/webtune/model/metrics"
@@ -56,6 +59,7 @@ func run() error {
 	resume := flag.String("resume", "", "resume from a training state file (OUT/train_state.safetensors)")
 	adapterDir := flag.String("adapter", "", "start from (or with -steps 0, only evaluate) a PEFT adapter folder")
 	merged := flag.Bool("merged", false, "also write the merged model (W + scale·B·A) as merged/model.safetensors")
+	backendName := flag.String("backend", "go", "compute backend: go (GoMLX's pure Go) or webtune (ours: matrix products through the kernels package; natively its products fall back to pure Go)")
 	labelNames := flag.String("labels", strings.Join(dataset.SST2Labels, ","), "class names in id order; files may give labels as ids or names")
 	flag.Parse()
 
@@ -128,9 +132,16 @@ func run() error {
 		return errors.New("no evaluation rows: give -eval or a positive -eval-split")
 	}
 
-	backend, err := train.NewCPUBackend()
-	if err != nil {
+	var backend compute.Backend
+	if backend, err = train.NewCPUBackend(); err != nil {
 		return err
+	}
+	switch *backendName {
+	case "go":
+	case "webtune":
+		backend = kernels.New(backend, nil)
+	default:
+		return fmt.Errorf("-backend %q: expected go or webtune", *backendName)
 	}
 	tr, err := train.New(backend, base, opts)
 	if err != nil {
