@@ -53,10 +53,13 @@ test-go:
 	$(GO) test -count=1 ./...
 
 # The same packages compiled to WebAssembly and run under Node.
-# tools/wasmexec is Go's Node runner plus the SIMD kernel on Go's memory.
-test-wasm: kernels/simd/gemm.wasm
-	@echo "== go test (GOOS=js GOARCH=wasm, under Node, with the SIMD kernel)"
-	GOOS=js GOARCH=wasm $(GO) test -exec "$(CURDIR)/tools/wasmexec/go_js_wasm_exec" -count=1 ./model/... ./wasm/... ./kernels/...
+# tools/wasmexec is Go's Node runner plus the SIMD kernel on Go's memory and
+# WebGPU through Dawn for Node on the SwiftShader Vulkan driver (from chromium).
+test-wasm: kernels/simd/gemm.wasm deps-browser
+	@echo "== go test (GOOS=js GOARCH=wasm, under Node, with the SIMD kernel and WebGPU)"
+	cd tools/wasmexec && npm ci --no-audit --no-fund --silent
+	GOOS=js GOARCH=wasm VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json XDG_RUNTIME_DIR=$${XDG_RUNTIME_DIR:-/tmp} \
+		$(GO) test -exec "$(CURDIR)/tools/wasmexec/go_js_wasm_exec" -count=1 ./model/... ./wasm/... ./kernels/...
 
 test-fuzz:
 	@echo "== fuzzing each text format for a few seconds"
@@ -71,7 +74,7 @@ deps:
 	$(GO) mod download
 
 deps-browser:
-	@command -v chromium >/dev/null || { $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq chromium; }
+	@command -v chromium >/dev/null && ldconfig -p | grep -q libvulkan.so.1 || { $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq chromium libvulkan1; }
 
 ## bench: matrix kernels and a DistilBERT-base-shaped training step, as ratios against baselines run in the same command
 bench: kernels/simd/gemm.wasm

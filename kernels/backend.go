@@ -14,6 +14,7 @@ package kernels
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -105,3 +106,25 @@ func isKernelDot(op *op) bool {
 }
 
 //go:generate go run ../tools/genops
+
+// Chain tries kernels in order: the first that does not decline a product
+// runs it (WebGPU, then SIMD, say).
+type Chain []DotKernel
+
+func (c Chain) Name() string {
+	var names []string
+	for _, k := range c {
+		names = append(names, k.Name())
+	}
+	return strings.Join(names, ", then ")
+}
+
+func (c Chain) DotGeneral(s *DotSpec, lhs, rhs compute.Buffer) (compute.Buffer, error) {
+	for _, k := range c {
+		out, err := k.DotGeneral(s, lhs, rhs)
+		if err == nil || !compute.IsNotImplemented(err) {
+			return out, err
+		}
+	}
+	return nil, compute.ErrNotImplemented
+}

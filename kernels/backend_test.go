@@ -124,6 +124,9 @@ func TestTrainingStepMatchesPureGo(t *testing.T) {
 	if g := SIMDGemm(); g != nil {
 		ks = append(ks, &GemmKernel{Label: "WebAssembly SIMD", Gemm: g, Inner: base})
 	}
+	if g := gpuKernel(base); g != nil {
+		ks = append(ks, g)
+	}
 	for _, k := range ks {
 		got := run(New(base, k))
 		for i := range want {

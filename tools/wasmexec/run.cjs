@@ -1,7 +1,8 @@
 // Runs a GOOS=js test binary under Node like Go's wasm_exec_node.js, and
 // first instantiates kernels/simd/gemm.wasm on the Go instance's memory,
-// publishing its gemm as globalThis.webtuneGemm, as js/worker.mjs does in
-// the browser.
+// publishing its gemm as globalThis.webtuneGemm, and offers WebGPU through
+// Dawn for Node (npm webgpu; on this machine the SwiftShader Vulkan driver)
+// as globalThis.webtuneInitGPU, as js/worker.mjs does in the browser.
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -26,6 +27,15 @@ const kernel = path.join(__dirname, "../../kernels/simd/gemm.wasm");
   if (fs.existsSync(kernel)) {
     const k = await WebAssembly.instantiate(fs.readFileSync(kernel), { env: { memory: instance.exports.mem } });
     globalThis.webtuneGemm = k.instance.exports.gemm;
+  }
+  try {
+    const webgpu = require("webgpu");
+    Object.assign(globalThis, webgpu.globals);
+    const gpu = webgpu.create([]);
+    const { initGPU } = await import(path.join(__dirname, "../../js/gpu.mjs"));
+    globalThis.webtuneInitGPU = (wgsl) => initGPU(gpu, instance.exports.mem, wgsl);
+  } catch (e) {
+    // No Dawn here: WebGPU tests skip.
   }
   process.on("exit", (code) => {
     if (code === 0 && !go.exited) {

@@ -1,0 +1,12 @@
+//go:build js && wasm
+
+package kernels
+
+import "github.com/gomlx/compute"
+
+func gpuKernel(inner compute.Backend) DotKernel {
+	if g, err := NewWebGPU(inner); err == nil {
+		return g
+	}
+	return nil
+}

@@ -1,0 +1,7 @@
+//go:build !(js && wasm)
+
+package kernels
+
+import "github.com/gomlx/compute"
+
+func gpuKernel(compute.Backend) DotKernel { return nil }
