@@ -532,7 +532,7 @@ async function describeCompute() {
     const st = await json("/api/status");
     $("#compute").textContent = st.compute;
   } catch { /* shown when a run starts */ }
-  $("#compute").title = gpu ? `WebGPU adapter present (${gpu}); matrix products run on the CPU path` : "No WebGPU adapter; matrix products run on the CPU path";
+  $("#compute").title = gpu ? `WebGPU adapter: ${gpu}. Add ?compute=webgpu or ?compute=cpu to the address to choose the path.` : "No WebGPU adapter in this browser.";
 }
 
 async function main() {

@@ -7,7 +7,11 @@ let readyResolve, readyReject;
 export const ready = new Promise((resolve, reject) => { readyResolve = resolve; readyReject = reject; });
 
 export function startWorker() {
-  worker = new Worker(new URL("./worker.mjs", import.meta.url), { type: "module", name: "webtune" });
+  // ?compute=webgpu|cpu on the page picks the compute path (default: the Go side chooses).
+  const url = new URL("./worker.mjs", import.meta.url);
+  const compute = new URLSearchParams(location.search).get("compute");
+  if (compute) url.searchParams.set("compute", compute);
+  worker = new Worker(url, { type: "module", name: "webtune" });
   worker.onmessage = (e) => {
     const m = e.data;
     if (m.type === "ready") return readyResolve();

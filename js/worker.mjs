@@ -4,6 +4,7 @@
 // one, keep it, and forward the page's fetch-style requests to the handler
 // Go registered (binding.handleRequest), streaming response bodies back.
 import "../build/wasm_exec.js";
+import { initGPU } from "./gpu.mjs";
 
 const binding = {};
 
@@ -21,6 +22,9 @@ async function start() {
   } catch (e) {
     console.warn("WebAssembly SIMD kernel unavailable, matrix products stay in Go:", e);
   }
+  // WebGPU, if the browser has it: Go asks for a device with its WGSL.
+  if (self.navigator?.gpu) globalThis.webtuneInitGPU = (wgsl) => initGPU(self.navigator.gpu, instance.exports.mem, wgsl);
+  globalThis.webtuneCompute = new URL(self.location.href).searchParams.get("compute") ?? "auto";
   // syumai/workers reads globalThis.context.binding through wasm_exec.js's proxy.
   go.run(instance, { binding }).then(() => postMessage({ type: "fatal", message: "the Go program exited" }));
   await readyPromise;

@@ -906,3 +906,457 @@ func (f *Function) FusedAttentionQKVProjection(p_x compute.Value, p_wQKV compute
 	}
 	return r[0].(compute.Value), r[1].(compute.Value), r[2].(compute.Value), nil
 }
+
+// replays calls each op on another Function with typed arguments: direct
+// calls, not reflection: under GOOS=js we saw reflect.Call leave a code address
+// where the heap expected a pointer (a fatal "bad pointer in Go heap").
+var replays = map[string]func(fn compute.Function, a []any) ([]any, error){
+	"Abs": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Abs(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"Add": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Add(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"Atan2": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Atan2(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"ArgMinMax": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.ArgMinMax(as[compute.Value](a[0]), as[int](a[1]), as[dtypes.DType](a[2]), as[bool](a[3]))
+		return []any{r0}, err
+	},
+	"BatchNormForInference": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.BatchNormForInference(as[compute.Value](a[0]), as[compute.Value](a[1]), as[compute.Value](a[2]), as[compute.Value](a[3]), as[compute.Value](a[4]), as[float32](a[5]), as[int](a[6]))
+		return []any{r0}, err
+	},
+	"BatchNormForTraining": func(fn compute.Function, a []any) ([]any, error) {
+		r0, r1, r2, err := fn.BatchNormForTraining(as[compute.Value](a[0]), as[compute.Value](a[1]), as[compute.Value](a[2]), as[float32](a[3]), as[int](a[4]))
+		return []any{r0, r1, r2}, err
+	},
+	"BatchNormGradient": func(fn compute.Function, a []any) ([]any, error) {
+		r0, r1, r2, err := fn.BatchNormGradient(as[compute.Value](a[0]), as[compute.Value](a[1]), as[compute.Value](a[2]), as[compute.Value](a[3]), as[compute.Value](a[4]), as[float32](a[5]), as[int](a[6]))
+		return []any{r0, r1, r2}, err
+	},
+	"Bitcast": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Bitcast(as[compute.Value](a[0]), as[dtypes.DType](a[1]))
+		return []any{r0}, err
+	},
+	"BitCount": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.BitCount(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"BitwiseAnd": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.BitwiseAnd(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"BitwiseNot": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.BitwiseNot(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"BitwiseOr": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.BitwiseOr(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"BitwiseXor": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.BitwiseXor(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"BroadcastInDim": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.BroadcastInDim(as[compute.Value](a[0]), as[shapes.Shape](a[1]), as[[]int](a[2]))
+		return []any{r0}, err
+	},
+	"Ceil": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Ceil(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"Clamp": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Clamp(as[compute.Value](a[0]), as[compute.Value](a[1]), as[compute.Value](a[2]))
+		return []any{r0}, err
+	},
+	"Clz": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Clz(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"Complex": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Complex(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"Concatenate": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Concatenate(as[int](a[0]), as[[]compute.Value](a[1])...)
+		return []any{r0}, err
+	},
+	"Conj": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Conj(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"ConvGeneral": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.ConvGeneral(as[compute.Value](a[0]), as[compute.Value](a[1]), as[compute.ConvolveAxesConfig](a[2]), as[[]int](a[3]), as[[][2]int](a[4]), as[[]int](a[5]), as[[]int](a[6]), as[int](a[7]), as[int](a[8]))
+		return []any{r0}, err
+	},
+	"ConvertDType": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.ConvertDType(as[compute.Value](a[0]), as[dtypes.DType](a[1]))
+		return []any{r0}, err
+	},
+	"Cos": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Cos(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"Div": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Div(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"DotGeneral": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.DotGeneral(as[compute.Value](a[0]), as[[]int](a[1]), as[[]int](a[2]), as[compute.Value](a[3]), as[[]int](a[4]), as[[]int](a[5]), as[compute.DotGeneralConfig](a[6]))
+		return []any{r0}, err
+	},
+	"DynamicDimensionSize": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.DynamicDimensionSize(as[compute.Value](a[0]), as[int](a[1]))
+		return []any{r0}, err
+	},
+	"DynamicReshape": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.DynamicReshape(as[compute.Value](a[0]), as[[]compute.DynamicDimensionSpec](a[1])...)
+		return []any{r0}, err
+	},
+	"DynamicShape": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.DynamicShape(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"DynamicSlice": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.DynamicSlice(as[compute.Value](a[0]), as[[]compute.Value](a[1]), as[[]int](a[2]))
+		return []any{r0}, err
+	},
+	"DynamicUpdateSlice": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.DynamicUpdateSlice(as[compute.Value](a[0]), as[compute.Value](a[1]), as[[]compute.Value](a[2]))
+		return []any{r0}, err
+	},
+	"Equal": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Equal(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"EqualTotalOrder": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.EqualTotalOrder(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"Erf": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Erf(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"Exp": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Exp(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"Expm1": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Expm1(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"FFT": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.FFT(as[compute.Value](a[0]), as[compute.FFTType](a[1]), as[[]int](a[2]))
+		return []any{r0}, err
+	},
+	"Floor": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Floor(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"Gather": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Gather(as[compute.Value](a[0]), as[compute.Value](a[1]), as[int](a[2]), as[[]int](a[3]), as[[]int](a[4]), as[[]int](a[5]), as[[]int](a[6]), as[bool](a[7]))
+		return []any{r0}, err
+	},
+	"GreaterOrEqual": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.GreaterOrEqual(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"GreaterOrEqualTotalOrder": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.GreaterOrEqualTotalOrder(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"GreaterThan": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.GreaterThan(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"GreaterThanTotalOrder": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.GreaterThanTotalOrder(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"Identity": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Identity(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"Imag": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Imag(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"Iota": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Iota(as[shapes.Shape](a[0]), as[int](a[1]))
+		return []any{r0}, err
+	},
+	"IsFinite": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.IsFinite(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"IsNaN": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.IsNaN(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"LessOrEqual": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.LessOrEqual(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"LessOrEqualTotalOrder": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.LessOrEqualTotalOrder(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"LessThan": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.LessThan(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"LessThanTotalOrder": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.LessThanTotalOrder(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"Log": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Log(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"Log1p": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Log1p(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"LogicalAnd": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.LogicalAnd(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"LogicalNot": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.LogicalNot(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"LogicalOr": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.LogicalOr(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"LogicalXor": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.LogicalXor(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"Logistic": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Logistic(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"Max": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Max(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"Min": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Min(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"Mul": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Mul(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"Neg": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Neg(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"NotEqual": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.NotEqual(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"NotEqualTotalOrder": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.NotEqualTotalOrder(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"Pad": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Pad(as[compute.Value](a[0]), as[compute.Value](a[1]), as[[]compute.PadAxis](a[2])...)
+		return []any{r0}, err
+	},
+	"Pow": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Pow(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"Real": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Real(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"ReduceBitwiseAnd": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.ReduceBitwiseAnd(as[compute.Value](a[0]), as[[]int](a[1])...)
+		return []any{r0}, err
+	},
+	"ReduceBitwiseOr": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.ReduceBitwiseOr(as[compute.Value](a[0]), as[[]int](a[1])...)
+		return []any{r0}, err
+	},
+	"ReduceBitwiseXor": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.ReduceBitwiseXor(as[compute.Value](a[0]), as[[]int](a[1])...)
+		return []any{r0}, err
+	},
+	"ReduceLogicalAnd": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.ReduceLogicalAnd(as[compute.Value](a[0]), as[[]int](a[1])...)
+		return []any{r0}, err
+	},
+	"ReduceLogicalOr": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.ReduceLogicalOr(as[compute.Value](a[0]), as[[]int](a[1])...)
+		return []any{r0}, err
+	},
+	"ReduceLogicalXor": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.ReduceLogicalXor(as[compute.Value](a[0]), as[[]int](a[1])...)
+		return []any{r0}, err
+	},
+	"ReduceMax": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.ReduceMax(as[compute.Value](a[0]), as[[]int](a[1])...)
+		return []any{r0}, err
+	},
+	"ReduceMin": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.ReduceMin(as[compute.Value](a[0]), as[[]int](a[1])...)
+		return []any{r0}, err
+	},
+	"ReduceProduct": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.ReduceProduct(as[compute.Value](a[0]), as[[]int](a[1])...)
+		return []any{r0}, err
+	},
+	"ReduceSum": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.ReduceSum(as[compute.Value](a[0]), as[[]int](a[1])...)
+		return []any{r0}, err
+	},
+	"ReduceWindow": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.ReduceWindow(as[compute.Value](a[0]), as[compute.ReduceOpType](a[1]), as[[]int](a[2]), as[[]int](a[3]), as[[]int](a[4]), as[[]int](a[5]), as[[][2]int](a[6]))
+		return []any{r0}, err
+	},
+	"Rem": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Rem(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"Reshape": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Reshape(as[compute.Value](a[0]), as[[]int](a[1])...)
+		return []any{r0}, err
+	},
+	"Reverse": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Reverse(as[compute.Value](a[0]), as[[]int](a[1])...)
+		return []any{r0}, err
+	},
+	"RNGBitGenerator": func(fn compute.Function, a []any) ([]any, error) {
+		r0, r1, err := fn.RNGBitGenerator(as[compute.Value](a[0]), as[shapes.Shape](a[1]))
+		return []any{r0, r1}, err
+	},
+	"Round": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Round(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"Rsqrt": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Rsqrt(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"ScatterMax": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.ScatterMax(as[compute.Value](a[0]), as[compute.Value](a[1]), as[compute.Value](a[2]), as[int](a[3]), as[[]int](a[4]), as[[]int](a[5]), as[[]int](a[6]), as[bool](a[7]), as[bool](a[8]))
+		return []any{r0}, err
+	},
+	"ScatterMin": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.ScatterMin(as[compute.Value](a[0]), as[compute.Value](a[1]), as[compute.Value](a[2]), as[int](a[3]), as[[]int](a[4]), as[[]int](a[5]), as[[]int](a[6]), as[bool](a[7]), as[bool](a[8]))
+		return []any{r0}, err
+	},
+	"ScatterSum": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.ScatterSum(as[compute.Value](a[0]), as[compute.Value](a[1]), as[compute.Value](a[2]), as[int](a[3]), as[[]int](a[4]), as[[]int](a[5]), as[[]int](a[6]), as[bool](a[7]), as[bool](a[8]))
+		return []any{r0}, err
+	},
+	"SelectAndScatterMax": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.SelectAndScatterMax(as[compute.Value](a[0]), as[compute.Value](a[1]), as[[]int](a[2]), as[[]int](a[3]), as[[][2]int](a[4]))
+		return []any{r0}, err
+	},
+	"SelectAndScatterMin": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.SelectAndScatterMin(as[compute.Value](a[0]), as[compute.Value](a[1]), as[[]int](a[2]), as[[]int](a[3]), as[[][2]int](a[4]))
+		return []any{r0}, err
+	},
+	"ShiftLeft": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.ShiftLeft(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"ShiftRightArithmetic": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.ShiftRightArithmetic(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"ShiftRightLogical": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.ShiftRightLogical(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"Sign": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Sign(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"Sin": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Sin(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"Slice": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Slice(as[compute.Value](a[0]), as[[]int](a[1]), as[[]int](a[2]), as[[]int](a[3]))
+		return []any{r0}, err
+	},
+	"Sqrt": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Sqrt(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"Sub": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Sub(as[compute.Value](a[0]), as[compute.Value](a[1]))
+		return []any{r0}, err
+	},
+	"Tanh": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Tanh(as[compute.Value](a[0]))
+		return []any{r0}, err
+	},
+	"Transpose": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Transpose(as[compute.Value](a[0]), as[[]int](a[1])...)
+		return []any{r0}, err
+	},
+	"Where": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.Where(as[compute.Value](a[0]), as[compute.Value](a[1]), as[compute.Value](a[2]))
+		return []any{r0}, err
+	},
+	"OptimizationBarrier": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.OptimizationBarrier(as[[]compute.Value](a[0])...)
+		return []any{r0}, err
+	},
+	"SchedulingBarrier": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.SchedulingBarrier(as[compute.Value](a[0]), as[[]compute.Value](a[1])...)
+		return []any{r0}, err
+	},
+	"AllReduce": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.AllReduce(as[[]compute.Value](a[0]), as[compute.ReduceOpType](a[1]), as[[][]int](a[2]))
+		return []any{r0}, err
+	},
+	"FusedSoftmax": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.FusedSoftmax(as[compute.Value](a[0]), as[int](a[1]))
+		return []any{r0}, err
+	},
+	"FusedGelu": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.FusedGelu(as[compute.Value](a[0]), as[bool](a[1]))
+		return []any{r0}, err
+	},
+	"FusedLayerNorm": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.FusedLayerNorm(as[compute.Value](a[0]), as[[]int](a[1]), as[float64](a[2]), as[compute.Value](a[3]), as[compute.Value](a[4]))
+		return []any{r0}, err
+	},
+	"FusedDense": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.FusedDense(as[compute.Value](a[0]), as[compute.Value](a[1]), as[compute.Value](a[2]), as[compute.DenseConfig](a[3]))
+		return []any{r0}, err
+	},
+	"FusedScaledDotProductAttention": func(fn compute.Function, a []any) ([]any, error) {
+		r0, r1, err := fn.FusedScaledDotProductAttention(as[compute.Value](a[0]), as[compute.Value](a[1]), as[compute.Value](a[2]), as[compute.AttentionAxesLayout](a[3]), as[*compute.ScaledDotProductAttentionConfig](a[4]))
+		return []any{r0, r1}, err
+	},
+	"FusedScaledDotProductAttentionVJP": func(fn compute.Function, a []any) ([]any, error) {
+		r0, r1, r2, err := fn.FusedScaledDotProductAttentionVJP(as[compute.Value](a[0]), as[compute.Value](a[1]), as[compute.Value](a[2]), as[compute.AttentionAxesLayout](a[3]), as[*compute.ScaledDotProductAttentionConfig](a[4]), as[compute.Value](a[5]), as[[]compute.Value](a[6]), as[compute.Value](a[7]))
+		return []any{r0, r1, r2}, err
+	},
+	"QuantizedEmbeddingLookup": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.QuantizedEmbeddingLookup(as[compute.Value](a[0]), as[compute.Value](a[1]), as[*compute.Quantization](a[2]))
+		return []any{r0}, err
+	},
+	"FusedQuantizedDense": func(fn compute.Function, a []any) ([]any, error) {
+		r0, err := fn.FusedQuantizedDense(as[compute.Value](a[0]), as[compute.Value](a[1]), as[compute.Value](a[2]), as[*compute.Quantization](a[3]), as[compute.ActivationType](a[4]))
+		return []any{r0}, err
+	},
+	"FusedAttentionQKVProjection": func(fn compute.Function, a []any) ([]any, error) {
+		r0, r1, r2, err := fn.FusedAttentionQKVProjection(as[compute.Value](a[0]), as[compute.Value](a[1]), as[compute.Value](a[2]), as[compute.Value](a[3]), as[compute.Value](a[4]), as[int](a[5]), as[int](a[6]))
+		return []any{r0, r1, r2}, err
+	},
+}

@@ -3,7 +3,6 @@ package kernels
 import (
 	"errors"
 	"fmt"
-	"reflect"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/shapes"
@@ -150,8 +149,6 @@ func (f *Function) If(compute.Value, compute.Function, compute.Function) ([]comp
 	return nil, fmt.Errorf("%s backend: If: %w", BackendName, compute.ErrNotImplemented)
 }
 
-var valueType = reflect.TypeOf((*compute.Value)(nil)).Elem()
-
 // record applies a method to the shadow function (with shadow values in
 // place of our nodes) and keeps the call for replay at Compile.
 func (f *Function) record(name string, variadic bool, args ...any) ([]any, error) {
@@ -194,55 +191,49 @@ func (f *Function) record(name string, variadic bool, args ...any) ([]any, error
 	return out, nil
 }
 
-// call invokes fn.<name>(args...) by reflection, mapping each *node (also
-// inside []compute.Value) through val. Results: every non-error result, with
-// []compute.Value kept as a slice and any other Value as itself.
-func call(fn compute.Function, name string, variadic bool, args []any, val func(*node) compute.Value) ([]any, error) {
-	m := reflect.ValueOf(fn).MethodByName(name)
-	if !m.IsValid() {
-		return nil, fmt.Errorf("%s backend: inner function has no %s", BackendName, name)
+// call invokes fn.<name>(args...) through the generated replays table,
+// mapping each *node (also inside []compute.Value) through val. Results:
+// every non-error result, with []compute.Value kept as a slice.
+func call(fn compute.Function, name string, _ bool, args []any, val func(*node) compute.Value) ([]any, error) {
+	replay, ok := replays[name]
+	if !ok {
+		return nil, fmt.Errorf("%s backend: no replay for %s", BackendName, name)
 	}
-	mt := m.Type()
-	in := make([]reflect.Value, len(args))
+	mapped := make([]any, len(args))
 	for i, a := range args {
-		pt := mt.In(min(i, mt.NumIn()-1))
 		switch v := a.(type) {
 		case *node:
-			in[i] = reflect.ValueOf(val(v))
-			if pt == valueType {
-				in[i] = reflect.ValueOf(&[]compute.Value{val(v)}[0]).Elem()
-			}
+			mapped[i] = val(v)
 		case []compute.Value:
-			mapped := make([]compute.Value, len(v))
+			vs := make([]compute.Value, len(v))
 			for j, x := range v {
 				if n, ok := x.(*node); ok {
-					mapped[j] = val(n)
+					vs[j] = val(n)
 				} else {
-					mapped[j] = x
+					vs[j] = x
 				}
 			}
-			in[i] = reflect.ValueOf(mapped)
+			mapped[i] = vs
 		default:
-			if a == nil {
-				in[i] = reflect.Zero(pt)
-			} else {
-				in[i] = reflect.ValueOf(a)
-			}
+			mapped[i] = a
 		}
 	}
-	var res []reflect.Value
-	if variadic {
-		res = m.CallSlice(in)
-	} else {
-		res = m.Call(in)
+	return replay(fn, mapped)
+}
+
+// as converts a recorded argument back to its parameter type; a nil stands
+// for the type's zero value.
+func as[T any](x any) T {
+	if x == nil {
+		var zero T
+		return zero
 	}
-	last := res[len(res)-1]
-	if !last.IsNil() {
-		return nil, last.Interface().(error)
+	return x.(T)
+}
+
+func init() {
+	replays["Constant"] = func(fn compute.Function, a []any) ([]any, error) {
+		r, err := fn.Constant(a[0], as[[]int](a[1])...)
+		return []any{r}, err
 	}
-	out := make([]any, 0, len(res)-1)
-	for _, r := range res[:len(res)-1] {
-		out = append(out, r.Interface())
-	}
-	return out, nil
 }

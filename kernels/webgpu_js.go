@@ -18,12 +18,20 @@ var matmulWGSL string
 // (kernels/webgpu/matmul.wgsl) through js/gpu.mjs. Once the device is lost
 // it declines every product, so they fall to the next kernel of a Chain.
 type WebGPU struct {
+	*device
+	inner compute.Backend
+}
+
+// device is the one WebGPU device, shared by the kernels of every run.
+type device struct {
 	Adapter  string // the adapter's name
 	Emulated bool   // a CPU-emulated adapter (SwiftShader): slower than SIMD
 	Lost     error  // set when the device is lost
 	gpu      js.Value
-	inner    compute.Backend
 }
+
+// With returns the kernel for another inner backend, on the same device.
+func (g *WebGPU) With(inner compute.Backend) *WebGPU { return &WebGPU{device: g.device, inner: inner} }
 
 // NewWebGPU asks the host for a WebGPU device (globalThis.webtuneInitGPU,
 // set by js/worker.mjs and tools/wasmexec). It must run on a goroutine
@@ -37,7 +45,7 @@ func NewWebGPU(inner compute.Backend) (*WebGPU, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &WebGPU{Adapter: gpu.Get("name").String(), Emulated: gpu.Get("emulated").Bool(), gpu: gpu, inner: inner}, nil
+	return &WebGPU{device: &device{Adapter: gpu.Get("name").String(), Emulated: gpu.Get("emulated").Bool(), gpu: gpu}, inner: inner}, nil
 }
 
 func (g *WebGPU) Name() string { return "WebGPU (" + g.Adapter + ")" }

@@ -7,6 +7,7 @@
 package main
 
 import (
+	"syscall/js"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -18,21 +19,15 @@ import (
 )
 
 func main() {
-	// Matrix products run in the WebAssembly SIMD kernel when the Worker
-	// loaded it; everything else, and any layout it declines, in pure Go.
-	simd := kernels.SIMDGemm()
-	desc := "CPU · Go WebAssembly"
-	if simd != nil {
-		desc = "CPU · WebAssembly SIMD"
-	}
+	kernel, desc := chooseKernels()
 	srv := api.New(api.Config{
 		Compute: desc,
 		Backend: func() (compute.Backend, string, error) {
 			cpu, err := train.NewCPUBackend()
-			if err != nil || simd == nil {
+			if err != nil || kernel == nil {
 				return cpu, desc, err
 			}
-			return kernels.New(cpu, &kernels.GemmKernel{Label: "WebAssembly SIMD", Gemm: simd, Inner: cpu}), desc, nil
+			return kernels.New(cpu, kernel(cpu)), desc, nil
 		},
 		// Go's wasm scheduler only returns to the JavaScript event loop when
 		// every goroutine is blocked: sleep briefly between steps so that Stop
@@ -43,4 +38,41 @@ func main() {
 	workers.ServeNonBlock(srv)
 	workers.Ready()
 	select {}
+}
+
+// chooseKernels picks where matrix products run: WebGPU on a real GPU, the
+// WebAssembly SIMD kernel otherwise (a CPU-emulated adapter such as
+// SwiftShader is slower than SIMD), pure Go when neither exists. The page's
+// ?compute=webgpu or ?compute=cpu overrides the choice. Whatever a kernel
+// declines (or all of it, once a GPU device is lost) runs on the next one.
+func chooseKernels() (func(cpu compute.Backend) kernels.DotKernel, string) {
+	pref := js.Global().Get("webtuneCompute")
+	want := "auto"
+	if pref.Type() == js.TypeString {
+		want = pref.String()
+	}
+	simd := kernels.SIMDGemm()
+	var gpu *kernels.WebGPU
+	if want != "cpu" {
+		if probe, err := train.NewCPUBackend(); err == nil {
+			if g, err := kernels.NewWebGPU(probe); err == nil && (!g.Emulated || want == "webgpu") {
+				gpu = g
+			}
+		}
+	}
+	switch {
+	case gpu != nil:
+		return func(cpu compute.Backend) kernels.DotKernel {
+			chain := kernels.Chain{gpu.With(cpu)}
+			if simd != nil {
+				chain = append(chain, &kernels.GemmKernel{Label: "WebAssembly SIMD", Gemm: simd, Inner: cpu})
+			}
+			return chain
+		}, "WebGPU · " + gpu.Adapter
+	case simd != nil:
+		return func(cpu compute.Backend) kernels.DotKernel {
+			return &kernels.GemmKernel{Label: "WebAssembly SIMD", Gemm: simd, Inner: cpu}
+		}, "CPU · WebAssembly SIMD"
+	}
+	return nil, "CPU · Go WebAssembly"
 }

@@ -72,6 +72,9 @@ before(async () => {
   browser.on("request", (r) => requests.push(r.url()));
   page = browser.pages()[0] ?? (await browser.newPage());
   page.on("pageerror", (e) => console.log("page error:", e.message));
+  // The Worker's console (Go's panics land there) goes to a file for post-mortems.
+  const consoleLog = [];
+  page.on("console", (m) => { consoleLog.push(m.text()); writeFileSync(join(OUT, "console.log"), consoleLog.join("\n")); });
 });
 
 after(async () => {
@@ -153,7 +156,6 @@ test("train on the CPU path, watching the charts update", async () => {
   await shot("04-trained");
 });
 
-test("train on WebGPU", { skip: "the WebGPU backend (issue #3) is not in this build; the page reports CPU" }, () => {});
 
 test("download the adapter: PEFT keys, shapes and config; accuracy equals tools/train's", async () => {
   const dir = mkdtempSync(join(tmpdir(), "webtune-adapter-"));
@@ -270,6 +272,38 @@ test("fits a phone, has a dark theme, and is keyboard-reachable", async () => {
   assert.equal(await page.getAttribute("#tab-folder", "aria-selected"), "true");
   await page.emulateMedia({ colorScheme: "light" });
   await page.setViewportSize({ width: 1280, height: 900 });
+});
+
+// trainFresh opens the page with a compute path, trains a few steps on the
+// bundled model and returns the per-step losses the API recorded.
+async function trainFresh(compute) {
+  await page.goto(`${pageURL}/?compute=${compute}`);
+  await page.waitForSelector("body[data-ready=true]", { timeout: 180_000 });
+  if (await page.isVisible("#resume-banner")) await page.click("#resume-discard");
+  await loadBundled();
+  await drop("#data-drop", [[join(ROOT, "testdata/sst2/train-2000.tsv"), "train-2000.tsv"]]);
+  await page.waitForSelector("#data-table tbody tr");
+  await page.check("input[name=eval-source][value=split]");
+  await page.fill("#split-pct", "5");
+  await setForm({ steps: 4, batch: 16, evalEvery: 0, ckptEvery: 100 });
+  await page.click("#train-start");
+  await page.waitForFunction(() => document.querySelector("#st-step").textContent === "4 / 4", null, { timeout: 600_000 });
+  await waitIdle();
+  const st = await page.evaluate(async () => (await import("/js/client.mjs")).json("/api/status"));
+  return { compute: st.run.compute, losses: st.run.history.map((p) => p.loss), accuracy: st.run.after.accuracy };
+}
+
+test("train on WebGPU and on the CPU path: the same losses", async () => {
+  const gpu = await trainFresh("webgpu");
+  assert.match(gpu.compute, /^WebGPU · /, gpu.compute);
+  assert.equal(await text("#compute"), gpu.compute);
+  await shot("12-webgpu");
+  const cpu = await trainFresh("cpu");
+  assert.equal(cpu.compute, "CPU · WebAssembly SIMD");
+  assert.equal(gpu.losses.length, 4);
+  gpu.losses.forEach((l, i) => assert.ok(Math.abs(l - cpu.losses[i]) <= 1e-4 * cpu.losses[i], `step ${i + 1}: WebGPU ${l}, CPU ${cpu.losses[i]}`));
+  assert.equal(gpu.accuracy, cpu.accuracy);
+  writeFileSync(join(OUT, "webgpu-vs-cpu.json"), JSON.stringify({ gpu, cpu }, null, 2));
 });
 
 test("every request went to the page's origin or the hub", () => {
