@@ -157,6 +157,25 @@ type GemmKernel struct {
 func (g *GemmKernel) Name() string { return g.Label }
 
 func (g *GemmKernel) DotGeneral(s *DotSpec, lhsBuf, rhsBuf compute.Buffer) (compute.Buffer, error) {
+	op, err := prepare(g.Inner, s, lhsBuf, rhsBuf)
+	if err != nil {
+		return nil, err
+	}
+	op.plan.Run(g.Gemm, op.lhs, op.rhs, op.out, &g.scratch)
+	return op.buf, nil
+}
+
+// product is a DotGeneral ready for a kernel: its plan, the operands' values
+// and the output buffer with its values, all in the inner backend's memory.
+type product struct {
+	plan          *Plan
+	lhs, rhs, out []float32
+	buf           compute.Buffer
+}
+
+// prepare plans a product (ErrNotImplemented for layouts a Plan cannot
+// express) and allocates its output on the inner backend.
+func prepare(inner compute.Backend, s *DotSpec, lhsBuf, rhsBuf compute.Buffer) (*product, error) {
 	p, ok := NewPlan(s)
 	if !ok || p.M*p.N*p.K == 0 {
 		return nil, compute.ErrNotImplemented
@@ -169,12 +188,11 @@ func (g *GemmKernel) DotGeneral(s *DotSpec, lhsBuf, rhsBuf compute.Buffer) (comp
 	if err != nil {
 		return nil, err
 	}
-	out, flat, err := g.Inner.NewSharedBuffer(0, s.Output)
+	buf, flat, err := inner.NewSharedBuffer(0, s.Output)
 	if err != nil {
 		return nil, err
 	}
-	p.Run(g.Gemm, lhs, rhs, flat.([]float32)[:s.Output.Size()], &g.scratch)
-	return out, nil
+	return &product{plan: p, lhs: lhs, rhs: rhs, out: flat.([]float32)[:s.Output.Size()], buf: buf}, nil
 }
 
 // flat32 returns a buffer's float32 values without copying when the backend

@@ -34,16 +34,7 @@ func (r Reference) DotGeneral(s *DotSpec, lhsBuf, rhsBuf compute.Buffer) (comput
 // ReferenceDot computes DotGeneral in float64. The output's axes are the
 // batch axes, then lhs's free axes, then rhs's free axes, in order.
 func ReferenceDot(s *DotSpec, lhs, rhs []float32) []float32 {
-	free := func(sh shapes.Shape, contracting, batch []int) []int {
-		var f []int
-		for a := range sh.Rank() {
-			if !slices.Contains(contracting, a) && !slices.Contains(batch, a) {
-				f = append(f, a)
-			}
-		}
-		return f
-	}
-	lFree, rFree := free(s.LHS, s.LHSContracting, s.LHSBatch), free(s.RHS, s.RHSContracting, s.RHSBatch)
+	lFree, rFree := freeAxes(s.LHS.Rank(), s.LHSContracting, s.LHSBatch), freeAxes(s.RHS.Rank(), s.RHSContracting, s.RHSBatch)
 	dims := func(sh shapes.Shape, axes []int) []int {
 		d := make([]int, len(axes))
 		for i, a := range axes {
@@ -53,16 +44,7 @@ func ReferenceDot(s *DotSpec, lhs, rhs []float32) []float32 {
 	}
 	batchDims, contractDims := dims(s.LHS, s.LHSBatch), dims(s.LHS, s.LHSContracting)
 	lFreeDims, rFreeDims := dims(s.LHS, lFree), dims(s.RHS, rFree)
-	strides := func(sh shapes.Shape) []int {
-		st := make([]int, sh.Rank())
-		acc := 1
-		for a := sh.Rank() - 1; a >= 0; a-- {
-			st[a] = acc
-			acc *= sh.Dimensions[a]
-		}
-		return st
-	}
-	lSt, rSt := strides(s.LHS), strides(s.RHS)
+	lSt, rSt := rowMajorStrides(s.LHS), rowMajorStrides(s.RHS)
 	outDims := slices.Concat(batchDims, lFreeDims, rFreeDims)
 	n := 1
 	for _, d := range outDims {

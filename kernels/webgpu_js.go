@@ -54,27 +54,15 @@ func (g *WebGPU) DotGeneral(s *DotSpec, lhsBuf, rhsBuf compute.Buffer) (compute.
 	if g.Lost != nil {
 		return nil, compute.ErrNotImplemented
 	}
-	p, ok := NewPlan(s)
-	if !ok || p.M*p.N*p.K == 0 {
-		return nil, compute.ErrNotImplemented
-	}
-	lhs, err := flat32(lhsBuf, s.LHS)
+	op, err := prepare(g.inner, s, lhsBuf, rhsBuf)
 	if err != nil {
 		return nil, err
 	}
-	rhs, err := flat32(rhsBuf, s.RHS)
-	if err != nil {
-		return nil, err
-	}
-	out, flat, err := g.inner.NewSharedBuffer(0, s.Output)
-	if err != nil {
-		return nil, err
-	}
-	if err := g.Run(p, lhs, rhs, flat.([]float32)[:s.Output.Size()]); err != nil {
+	if err := g.Run(op.plan, op.lhs, op.rhs, op.out); err != nil {
 		g.Lost = err
 		return nil, fmt.Errorf("%w: %v", compute.ErrNotImplemented, err) // the next kernel takes over
 	}
-	return out, nil
+	return op.buf, nil
 }
 
 // Run computes a plan on the GPU into out ([batch, M, N]), reading and

@@ -349,14 +349,7 @@ func (t *Trainer) Logits(data *Encoded) ([][]float32, error) {
 	for lo := 0; lo < len(order); lo += evalBatch {
 		rows := order[lo:min(lo+evalBatch, len(order))]
 		ids, mask, _, _ := data.batch(rows, t.Opts.MaxLen)
-		args := make([]any, 0, len(t.params)+len(t.frozen)+2)
-		for _, x := range t.params {
-			args = append(args, x)
-		}
-		for _, x := range t.frozen {
-			args = append(args, x)
-		}
-		res, err := t.evalExec.Exec(append(args, ids, mask)...)
+		res, err := t.evalExec.Exec(append(t.weightArgs(), ids, mask)...)
 		if err != nil {
 			return nil, fmt.Errorf("evaluation: %w", err)
 		}
@@ -388,14 +381,7 @@ func (t *Trainer) Evaluate(data *Encoded) (metrics.Metrics, error) {
 // one batch with dropout off (for checks against PyTorch).
 func (t *Trainer) Gradients(data *Encoded, rows []int) (float64, map[string]*safetensors.Tensor, error) {
 	ids, mask, labels, _ := data.batch(rows, t.Opts.MaxLen)
-	args := make([]any, 0, len(t.params)+len(t.frozen)+3)
-	for _, x := range t.params {
-		args = append(args, x)
-	}
-	for _, x := range t.frozen {
-		args = append(args, x)
-	}
-	res, err := t.gradExec.Exec(append(args, ids, mask, labels)...)
+	res, err := t.gradExec.Exec(append(t.weightArgs(), ids, mask, labels)...)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -404,6 +390,19 @@ func (t *Trainer) Gradients(data *Encoded, rows []int) (float64, map[string]*saf
 		grads[k] = hostTensor(res[i+1])
 	}
 	return float64(tensors.ToScalar[float32](res[0])), grads, nil
+}
+
+// weightArgs are the trainable then the frozen tensors, as the eval and
+// gradient graphs take them.
+func (t *Trainer) weightArgs() []any {
+	args := make([]any, 0, len(t.params)+len(t.frozen)+3)
+	for _, x := range t.params {
+		args = append(args, x)
+	}
+	for _, x := range t.frozen {
+		args = append(args, x)
+	}
+	return args
 }
 
 // Adapter returns the current adapter and head as PEFT tensors.

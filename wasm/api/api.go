@@ -697,16 +697,26 @@ func (s *Server) train(w http.ResponseWriter, r *http.Request) {
 
 // evaluateWith evaluates another adapter of the same shape, then restores
 // the trainer's own parameters.
-func evaluateWith(tr *train.Trainer, a *peft.Adapter, data *train.Encoded) (metrics.Metrics, error) {
+func evaluateWith(tr *train.Trainer, a *peft.Adapter, data *train.Encoded) (m metrics.Metrics, err error) {
+	err = withParams(tr, a, func() (err error) {
+		m, err = tr.Evaluate(data)
+		return err
+	})
+	return m, err
+}
+
+// withParams runs fn with another adapter's tensors in the trainer, then
+// puts the trainer's own back.
+func withParams(tr *train.Trainer, a *peft.Adapter, fn func() error) error {
 	current := tr.Adapter()
 	if err := tr.SetParams(a); err != nil {
-		return metrics.Metrics{}, err
+		return err
 	}
-	m, err := tr.Evaluate(data)
+	err := fn()
 	if err2 := tr.SetParams(current); err == nil {
 		err = err2
 	}
-	return m, err
+	return err
 }
 
 func (s *Server) finish(run *Run, err error, send func(Event)) {
@@ -806,15 +816,11 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusInternalServerError, err)
 		return
 	}
-	current := run.Trainer.Adapter()
-	if err := run.Trainer.SetParams(run.Base); err != nil {
-		writeErr(w, http.StatusInternalServerError, err)
-		return
-	}
-	base, err := run.Trainer.Logits(one)
-	if err2 := run.Trainer.SetParams(current); err == nil {
-		err = err2
-	}
+	var base [][]float32
+	err = withParams(run.Trainer, run.Base, func() (err error) {
+		base, err = run.Trainer.Logits(one)
+		return err
+	})
 	if err != nil {
 		writeErr(w, http.StatusInternalServerError, err)
 		return
