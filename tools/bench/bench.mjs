@@ -66,4 +66,41 @@ console.log(`${pad("path", 26)}${pad("s/step", 10)}${pad("tokens/s", 10)}${pad("
 for (const r of steps) {
   console.log(`${pad(r.path, 26)}${pad(num(r.seconds, 2), 10)}${pad(num(r.tokens / r.seconds, 0), 10)}${pad(r.dot_seconds ? num(r.dot_seconds, 2) : "–", 11)}${pad(r.rest_seconds ? num(r.rest_seconds, 2) : "–", 13)}${num(pureStep.seconds / r.seconds, 1)}×`);
 }
-console.log("\nWebGPU rows: not yet (the WebGPU kernel is issue #3's next part).");
+// WebGPU: our WGSL matmul against TF.js's WebGPU backend, in the same page
+// of Debian's Chromium, on the same adapter (here SwiftShader, CPU-emulated:
+// the ratio is the figure that counts, not the GFLOP/s).
+const { createServer } = await import("node:http");
+const { readFileSync, mkdtempSync } = await import("node:fs");
+const { tmpdir } = await import("node:os");
+const { chromium } = await import("playwright-core");
+const files = {
+  "/": [join(ROOT, "tools/bench/webgpu.html"), "text/html"],
+  "/bench/webgpu.mjs": [join(ROOT, "tools/bench/webgpu.mjs"), "text/javascript"],
+  "/js/gpu.mjs": [join(ROOT, "js/gpu.mjs"), "text/javascript"],
+  "/kernels/webgpu/matmul.wgsl": [join(ROOT, "kernels/webgpu/matmul.wgsl"), "text/plain"],
+  "/tfjs/tf-core.min.js": [require.resolve("@tensorflow/tfjs-core/dist/tf-core.min.js"), "text/javascript"],
+  "/tfjs/tf-backend-webgpu.min.js": [require.resolve("@tensorflow/tfjs-backend-webgpu/dist/tf-backend-webgpu.min.js"), "text/javascript"],
+};
+const server = createServer((req, res) => {
+  const f = files[req.url];
+  if (!f) { res.writeHead(404); return res.end(); }
+  res.writeHead(200, { "Content-Type": f[1] });
+  res.end(readFileSync(f[0]));
+});
+await new Promise((r) => server.listen(0, "127.0.0.1", r));
+const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "webtune-bench-")), {
+  executablePath: "/usr/bin/chromium", headless: true,
+  args: ["--no-sandbox", "--enable-unsafe-webgpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+const page = browser.pages()[0] ?? (await browser.newPage());
+await page.goto(`http://127.0.0.1:${server.address().port}/`);
+const gpu = await page.evaluate(() => window.benchResults, null, { timeout: 0 });
+await browser.close();
+server.close();
+if (gpu.error) {
+  console.log(`\nWebGPU: not measured (${gpu.error}).`);
+} else {
+  console.log(`\nMatrix products on WebGPU, GFLOP/s, same page and adapter (${gpu.adapter}); ours includes upload and read-back each call, TF.js only read-back\n`);
+  console.log(`${pad("shape", 42)}${pad("webtune WGSL", 14)}${pad("TF.js WebGPU", 14)}ratio`);
+  for (const r of gpu.rows) console.log(`${pad(r.name, 42)}${pad(num(r.ours, 2), 14)}${pad(num(r.tfjs, 2), 14)}${num(r.ours / r.tfjs, 2)}×`);
+}
