@@ -5,7 +5,7 @@ GO       ?= go
 PUBLIC   := public
 APT      := $(shell command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo) apt-get
 JS_SRC   := $(wildcard js/*.mjs)
-GO_SRC   := $(shell find model wasm kernels -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
+GO_SRC   := $(shell find model wasm kernels -name '*.go' -not -name '*_test.go' 2>/dev/null) kernels/webgpu/matmul.wgsl go.mod go.sum
 
 .PHONY: all build run test test-go test-wasm test-fuzz test-e2e deps deps-browser bench golden bundle clean
 
@@ -37,7 +37,7 @@ $(PUBLIC)/js/%.mjs: js/%.mjs
 	cp $< $@
 
 ## run: serve the page at http://localhost:8080
-run: build
+run: deps build
 	$(GO) run ./tools/serve -addr localhost:8080 -dir $(PUBLIC)
 
 ## test: vet, unit and parity tests (native and wasm), fuzzing, browser end-to-end tests
