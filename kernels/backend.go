@@ -49,6 +49,9 @@ type Backend struct {
 	dots            *dotCache
 	// Profile accumulates where execution time goes.
 	Profile Profile
+	// ProfileOps compiles every op as its own executable so that Profile.ByOp
+	// tells the ops apart (slower: for profiling only).
+	ProfileOps bool
 }
 
 // Profile splits execution time between the matrix products and the
@@ -57,21 +60,27 @@ type Profile struct {
 	mu         sync.Mutex
 	Dot, Other time.Duration
 	Dots       int
+	ByOp       map[string]time.Duration // by op name, "DotGeneral" or "segment"
 }
 
-func (p *Profile) add(d *time.Duration, start time.Time) {
+func (p *Profile) add(d *time.Duration, name string, start time.Time) {
+	el := time.Since(start)
 	p.mu.Lock()
-	*d += time.Since(start)
+	*d += el
 	if d == &p.Dot {
 		p.Dots++
 	}
+	if p.ByOp == nil {
+		p.ByOp = map[string]time.Duration{}
+	}
+	p.ByOp[name] += el
 	p.mu.Unlock()
 }
 
 // Reset clears the counters.
 func (p *Profile) Reset() {
 	p.mu.Lock()
-	p.Dot, p.Other, p.Dots = 0, 0, 0
+	p.Dot, p.Other, p.Dots, p.ByOp = 0, 0, 0, nil
 	p.mu.Unlock()
 }
 

@@ -135,6 +135,18 @@ func TestTrainingStepMatchesPureGo(t *testing.T) {
 			}
 		}
 	}
+	// Profiling op by op (one executable per op) computes the same.
+	pb := New(base, nil)
+	pb.ProfileOps = true
+	got := run(pb)
+	if len(pb.Profile.ByOp) < 10 || pb.Profile.ByOp["DotGeneral"] == 0 {
+		t.Errorf("per-op profile %v", pb.Profile.ByOp)
+	}
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-4*math.Abs(want[i]) {
+			t.Errorf("per-op executables, step %d: loss %v, pure Go %v", i+1, got[i], want[i])
+		}
+	}
 }
 
 // Outputs that are inputs, or one node returned twice, come back as

@@ -14,6 +14,7 @@ import (
 
 // step is one unit of execution: a pure-Go segment or a matrix product.
 type step struct {
+	name    string // "DotGeneral", an op name (when profiling ops) or "segment"
 	inputs  []*node
 	outputs []*node
 	exe     compute.Executable // segment
@@ -38,29 +39,38 @@ func (b *Builder) Compile() (compute.Executable, error) {
 	}
 	var steps []*step
 	start := 0
-	flush := func(end int) error { // ops [start, end) as one segment
+	segment := func(end int) error { // ops [start, end) as one pure-Go executable
 		if end > start {
 			s, err := b.segment(ops[start:end], end, usedAfter)
 			if err != nil {
 				return err
 			}
 			if s != nil {
+				s.name = "segment"
+				if end-start == 1 {
+					s.name = ops[start].name
+				}
 				steps = append(steps, s)
 			}
 		}
-		start = end + 1
+		start = end
 		return nil
 	}
 	for i, o := range ops {
-		if !isKernelDot(o) {
-			continue
+		if isKernelDot(o) {
+			if err := segment(i); err != nil {
+				return nil, err
+			}
+			steps = append(steps, dotStep(o))
+			start = i + 1
+		} else if b.backend.ProfileOps {
+			// One executable per op, so time can be told apart by op.
+			if err := segment(i + 1); err != nil {
+				return nil, err
+			}
 		}
-		if err := flush(i); err != nil {
-			return nil, err
-		}
-		steps = append(steps, dotStep(o))
 	}
-	if err := flush(len(ops)); err != nil {
+	if err := segment(len(ops)); err != nil {
 		return nil, err
 	}
 	return &Executable{b: b.backend, fn: f, steps: steps}, nil
@@ -173,6 +183,7 @@ func (b *Builder) segment(ops []*op, end int, usedAfter map[*node]int) (*step, e
 func dotStep(o *op) *step {
 	lhs, rhs := o.args[0].(*node), o.args[3].(*node)
 	return &step{
+		name:    "DotGeneral",
 		inputs:  []*node{lhs, rhs},
 		outputs: o.outputs,
 		dot: &DotSpec{LHS: lhs.shape, RHS: rhs.shape, Output: o.outputs[0].shape,
@@ -232,10 +243,10 @@ func (e *Executable) Execute(inputs []compute.Buffer, _ []bool, device compute.D
 		start := time.Now()
 		if s.dot != nil {
 			out, err = e.b.runDot(s.dot, in[0], in[1], device)
-			e.b.Profile.add(&e.b.Profile.Dot, start)
+			e.b.Profile.add(&e.b.Profile.Dot, s.name, start)
 		} else {
 			out, err = s.exe.Execute(in, make([]bool, len(in)), device)
-			e.b.Profile.add(&e.b.Profile.Other, start)
+			e.b.Profile.add(&e.b.Profile.Other, s.name, start)
 		}
 		if err != nil {
 			return nil, err

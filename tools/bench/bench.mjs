@@ -66,6 +66,18 @@ console.log(`${pad("path", 26)}${pad("s/step", 10)}${pad("tokens/s", 10)}${pad("
 for (const r of steps) {
   console.log(`${pad(r.path, 26)}${pad(num(r.seconds, 2), 10)}${pad(num(r.tokens / r.seconds, 0), 10)}${pad(r.dot_seconds ? num(r.dot_seconds, 2) : "–", 11)}${pad(r.rest_seconds ? num(r.rest_seconds, 2) : "–", 13)}${num(pureStep.seconds / r.seconds, 1)}×`);
 }
+const profiles = rows.filter((r) => r.kind === "profile");
+if (profiles.length) {
+  console.log("\nPer-op profile of that step (each op compiled alone, so the totals run higher), seconds and share\n");
+  const total = (p) => Object.values(p.ops).reduce((a, b) => a + b, 0);
+  const names = Object.entries(profiles[0].ops).sort((a, b) => b[1] - a[1]).slice(0, 12).map(([n]) => n);
+  console.log(`${pad("op", 22)}${profiles.map((p) => pad(p.path, 30)).join("")}`);
+  for (const n of names) {
+    console.log(`${pad(n, 22)}${profiles.map((p) => pad(`${num(p.ops[n] ?? 0, 3)} s  ${num((100 * (p.ops[n] ?? 0)) / total(p), 1)}%`, 30)).join("")}`);
+  }
+  console.log(`${pad("total", 22)}${profiles.map((p) => pad(`${num(total(p), 3)} s`, 30)).join("")}`);
+}
+
 // WebGPU: our WGSL matmul against TF.js's WebGPU backend, in the same page
 // of Debian's Chromium, on the same adapter (here SwiftShader, CPU-emulated:
 // the ratio is the figure that counts, not the GFLOP/s).

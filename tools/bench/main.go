@@ -192,5 +192,45 @@ func main() {
 		}
 		emit(r)
 	}
+	// Per-op profiles of the same step, before (pure-Go products) and after
+	// (SIMD products): every op compiled alone, so time splits by op.
+	for _, pp := range []struct {
+		name   string
+		kernel func() kernels.DotKernel
+	}{
+		{"GoMLX pure Go (" + runtime.GOARCH + ")", func() kernels.DotKernel { return nil }},
+		{"webtune SIMD (wasm)", func() kernels.DotKernel {
+			if simd == nil {
+				return nil
+			}
+			return &kernels.GemmKernel{Label: "WebAssembly SIMD", Gemm: simd, Inner: cpu}
+		}},
+	} {
+		if pp.name != paths[0].name && simd == nil {
+			continue
+		}
+		kb := kernels.New(cpu, pp.kernel())
+		kb.ProfileOps = true
+		opts := train.Defaults()
+		opts.Batch, opts.MaxSteps, opts.ShuffleTrain = *stepBatch, 2, false
+		tr, err := train.New(kb, base, opts)
+		if err != nil {
+			panic(err)
+		}
+		steps := 0
+		if err := tr.Train(context.Background(), data, nil, func(train.Progress) {
+			if steps++; steps == 1 {
+				kb.Profile.Reset() // after the compiling first step
+			}
+		}); err != nil {
+			panic(err)
+		}
+		ops := map[string]float64{}
+		for k, v := range kb.Profile.ByOp {
+			ops[k] = v.Seconds()
+		}
+		b, _ := json.Marshal(map[string]any{"kind": "profile", "path": pp.name, "ops": ops})
+		fmt.Println(string(b))
+	}
 	os.Stdout.Sync()
 }
