@@ -36,7 +36,7 @@ export async function initGPU(gpu, memory, wgsl) {
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bind);
     const [M, N, , batch] = params;
-    pass.dispatchWorkgroups(Math.ceil(N / 32), Math.ceil(M / 32), batch);
+    pass.dispatchWorkgroups(Math.ceil(N / 64), Math.ceil(M / 32), batch); // 32×64 per workgroup, as in matmul.wgsl
     pass.end();
     enc.copyBufferToBuffer(c, 0, read, 0, c.size);
     device.queue.submit([enc.finish()]);
