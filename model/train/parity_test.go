@@ -48,6 +48,20 @@ type devLogits struct {
 	DevF1    float64     `json:"dev_f1"`
 }
 
+// loadDevLogits reads the shared transformers/PEFT reference outputs.
+func loadDevLogits(t *testing.T) *devLogits {
+	t.Helper()
+	ref := &devLogits{}
+	b, err := os.ReadFile(filepath.Join(testpaths.TinyModel(t), "reference", "dev_logits.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, ref); err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
 func newTrainer(t *testing.T, base *checkpoint.Model, opts Options) *Trainer {
 	t.Helper()
 	be, err := NewCPUBackend()
@@ -65,14 +79,7 @@ func newTrainer(t *testing.T, base *checkpoint.Model, opts Options) *Trainer {
 // transformers + PEFT's to 1e-4, on all 872 dev rows.
 func TestLogitsMatchPyTorch(t *testing.T) {
 	base := loadTiny(t)
-	ref := &devLogits{}
-	b, err := os.ReadFile(filepath.Join(testpaths.TinyModel(t), "reference", "dev_logits.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, ref); err != nil {
-		t.Fatal(err)
-	}
+	ref := loadDevLogits(t)
 	tr := newTrainer(t, base, Defaults())
 	if err := tr.SetAdapter(readAdapter(t, base, filepath.Join(testpaths.TinyModel(t), "reference"))); err != nil {
 		t.Fatal(err)
@@ -104,11 +111,7 @@ func TestLogitsMatchPyTorch(t *testing.T) {
 // (c) One batch's gradients for every trainable tensor agree with PyTorch's.
 func TestGradientsMatchPyTorch(t *testing.T) {
 	base := loadTiny(t)
-	ref := &devLogits{}
-	b, _ := os.ReadFile(filepath.Join(testpaths.TinyModel(t), "reference", "dev_logits.json"))
-	if err := json.Unmarshal(b, ref); err != nil {
-		t.Fatal(err)
-	}
+	ref := loadDevLogits(t)
 	tr := newTrainer(t, base, Defaults())
 	if err := tr.SetAdapter(readAdapter(t, base, filepath.Join(testpaths.TinyModel(t), "reference"))); err != nil {
 		t.Fatal(err)
@@ -149,11 +152,7 @@ func TestGradientsMatchPyTorch(t *testing.T) {
 // and final tensors within 1e-4 relative of PyTorch's.
 func TestTrainingStepsMatchPyTorch(t *testing.T) {
 	base := loadTiny(t)
-	ref := &devLogits{}
-	b, _ := os.ReadFile(filepath.Join(testpaths.TinyModel(t), "reference", "dev_logits.json"))
-	if err := json.Unmarshal(b, ref); err != nil {
-		t.Fatal(err)
-	}
+	ref := loadDevLogits(t)
 	var steps struct {
 		LR     float64 `json:"lr"`
 		Steps  int     `json:"steps"`
@@ -249,11 +248,7 @@ func relErr(a, b []float32) float64 {
 // LoRA (B = 0) on top changes nothing, and the head comes from the file.
 func TestMergedModelMatchesPyTorch(t *testing.T) {
 	base := loadTiny(t)
-	ref := &devLogits{}
-	b, _ := os.ReadFile(filepath.Join(testpaths.TinyModel(t), "reference", "dev_logits.json"))
-	if err := json.Unmarshal(b, ref); err != nil {
-		t.Fatal(err)
-	}
+	ref := loadDevLogits(t)
 	merged := peft.Merge(base.Weights, readAdapter(t, base, filepath.Join(testpaths.TinyModel(t), "reference")))
 	var buf bytes.Buffer
 	if err := safetensors.Write(&buf, merged, map[string]string{"format": "pt"}, "F32"); err != nil {
