@@ -142,7 +142,7 @@ func (b *Builder) segment(ops []*op, end int, usedAfter map[*node]int) (*step, e
 		if err != nil {
 			return nil, err
 		}
-		res, err := call(fn, o.name, o.variadic, o.args, func(n *node) compute.Value { return vals[n] })
+		res, err := call(fn, o.name, o.args, func(n *node) compute.Value { return vals[n] })
 		if err != nil {
 			return nil, fmt.Errorf("replaying %s: %w", o.name, err)
 		}

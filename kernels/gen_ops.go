@@ -12,7 +12,7 @@ var _ = dtypes.Float32
 var _ shapes.Shape
 
 func (f *Function) Abs(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("Abs", false, p_x)
+	r, err := f.record("Abs", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -20,7 +20,7 @@ func (f *Function) Abs(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) Add(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("Add", false, p_lhs, p_rhs)
+	r, err := f.record("Add", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -28,7 +28,7 @@ func (f *Function) Add(p_lhs compute.Value, p_rhs compute.Value) (compute.Value,
 }
 
 func (f *Function) Atan2(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("Atan2", false, p_lhs, p_rhs)
+	r, err := f.record("Atan2", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +36,7 @@ func (f *Function) Atan2(p_lhs compute.Value, p_rhs compute.Value) (compute.Valu
 }
 
 func (f *Function) ArgMinMax(p_x compute.Value, p_axis int, p_outputDType dtypes.DType, p_isMin bool) (compute.Value, error) {
-	r, err := f.record("ArgMinMax", false, p_x, p_axis, p_outputDType, p_isMin)
+	r, err := f.record("ArgMinMax", p_x, p_axis, p_outputDType, p_isMin)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +44,7 @@ func (f *Function) ArgMinMax(p_x compute.Value, p_axis int, p_outputDType dtypes
 }
 
 func (f *Function) BatchNormForInference(p_operand compute.Value, p_scale compute.Value, p_offset compute.Value, p_mean compute.Value, p_variance compute.Value, p_epsilon float32, p_featureAxis int) (compute.Value, error) {
-	r, err := f.record("BatchNormForInference", false, p_operand, p_scale, p_offset, p_mean, p_variance, p_epsilon, p_featureAxis)
+	r, err := f.record("BatchNormForInference", p_operand, p_scale, p_offset, p_mean, p_variance, p_epsilon, p_featureAxis)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +52,7 @@ func (f *Function) BatchNormForInference(p_operand compute.Value, p_scale comput
 }
 
 func (f *Function) BatchNormForTraining(p_operand compute.Value, p_scale compute.Value, p_offset compute.Value, p_epsilon float32, p_featureAxis int) (compute.Value, compute.Value, compute.Value, error) {
-	r, err := f.record("BatchNormForTraining", false, p_operand, p_scale, p_offset, p_epsilon, p_featureAxis)
+	r, err := f.record("BatchNormForTraining", p_operand, p_scale, p_offset, p_epsilon, p_featureAxis)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -60,7 +60,7 @@ func (f *Function) BatchNormForTraining(p_operand compute.Value, p_scale compute
 }
 
 func (f *Function) BatchNormGradient(p_operand compute.Value, p_scale compute.Value, p_mean compute.Value, p_variance compute.Value, p_gradOutput compute.Value, p_epsilon float32, p_featureAxis int) (compute.Value, compute.Value, compute.Value, error) {
-	r, err := f.record("BatchNormGradient", false, p_operand, p_scale, p_mean, p_variance, p_gradOutput, p_epsilon, p_featureAxis)
+	r, err := f.record("BatchNormGradient", p_operand, p_scale, p_mean, p_variance, p_gradOutput, p_epsilon, p_featureAxis)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -68,7 +68,7 @@ func (f *Function) BatchNormGradient(p_operand compute.Value, p_scale compute.Va
 }
 
 func (f *Function) Bitcast(p_operand compute.Value, p_targetDType dtypes.DType) (compute.Value, error) {
-	r, err := f.record("Bitcast", false, p_operand, p_targetDType)
+	r, err := f.record("Bitcast", p_operand, p_targetDType)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +76,7 @@ func (f *Function) Bitcast(p_operand compute.Value, p_targetDType dtypes.DType) 
 }
 
 func (f *Function) BitCount(p_operand compute.Value) (compute.Value, error) {
-	r, err := f.record("BitCount", false, p_operand)
+	r, err := f.record("BitCount", p_operand)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ func (f *Function) BitCount(p_operand compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) BitwiseAnd(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("BitwiseAnd", false, p_lhs, p_rhs)
+	r, err := f.record("BitwiseAnd", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func (f *Function) BitwiseAnd(p_lhs compute.Value, p_rhs compute.Value) (compute
 }
 
 func (f *Function) BitwiseNot(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("BitwiseNot", false, p_x)
+	r, err := f.record("BitwiseNot", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ func (f *Function) BitwiseNot(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) BitwiseOr(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("BitwiseOr", false, p_lhs, p_rhs)
+	r, err := f.record("BitwiseOr", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +108,7 @@ func (f *Function) BitwiseOr(p_lhs compute.Value, p_rhs compute.Value) (compute.
 }
 
 func (f *Function) BitwiseXor(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("BitwiseXor", false, p_lhs, p_rhs)
+	r, err := f.record("BitwiseXor", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +116,7 @@ func (f *Function) BitwiseXor(p_lhs compute.Value, p_rhs compute.Value) (compute
 }
 
 func (f *Function) BroadcastInDim(p_x compute.Value, p_outputShape shapes.Shape, p_broadcastAxes []int) (compute.Value, error) {
-	r, err := f.record("BroadcastInDim", false, p_x, p_outputShape, p_broadcastAxes)
+	r, err := f.record("BroadcastInDim", p_x, p_outputShape, p_broadcastAxes)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +124,7 @@ func (f *Function) BroadcastInDim(p_x compute.Value, p_outputShape shapes.Shape,
 }
 
 func (f *Function) Ceil(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("Ceil", false, p_x)
+	r, err := f.record("Ceil", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +132,7 @@ func (f *Function) Ceil(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) Clamp(p_min compute.Value, p_x compute.Value, p_max compute.Value) (compute.Value, error) {
-	r, err := f.record("Clamp", false, p_min, p_x, p_max)
+	r, err := f.record("Clamp", p_min, p_x, p_max)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func (f *Function) Clamp(p_min compute.Value, p_x compute.Value, p_max compute.V
 }
 
 func (f *Function) Clz(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("Clz", false, p_x)
+	r, err := f.record("Clz", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +148,7 @@ func (f *Function) Clz(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) Complex(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("Complex", false, p_lhs, p_rhs)
+	r, err := f.record("Complex", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func (f *Function) Complex(p_lhs compute.Value, p_rhs compute.Value) (compute.Va
 }
 
 func (f *Function) Concatenate(p_axis int, p_operands ...compute.Value) (compute.Value, error) {
-	r, err := f.record("Concatenate", true, p_axis, p_operands)
+	r, err := f.record("Concatenate", p_axis, p_operands)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +164,7 @@ func (f *Function) Concatenate(p_axis int, p_operands ...compute.Value) (compute
 }
 
 func (f *Function) Conj(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("Conj", false, p_x)
+	r, err := f.record("Conj", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,7 @@ func (f *Function) Conj(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) ConvGeneral(p_input compute.Value, p_kernel compute.Value, p_axes compute.ConvolveAxesConfig, p_strides []int, p_paddings [][2]int, p_inputDilations []int, p_kernelDilations []int, p_channelGroupCount int, p_batchGroupCount int) (compute.Value, error) {
-	r, err := f.record("ConvGeneral", false, p_input, p_kernel, p_axes, p_strides, p_paddings, p_inputDilations, p_kernelDilations, p_channelGroupCount, p_batchGroupCount)
+	r, err := f.record("ConvGeneral", p_input, p_kernel, p_axes, p_strides, p_paddings, p_inputDilations, p_kernelDilations, p_channelGroupCount, p_batchGroupCount)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +180,7 @@ func (f *Function) ConvGeneral(p_input compute.Value, p_kernel compute.Value, p_
 }
 
 func (f *Function) ConvertDType(p_x compute.Value, p_dtype dtypes.DType) (compute.Value, error) {
-	r, err := f.record("ConvertDType", false, p_x, p_dtype)
+	r, err := f.record("ConvertDType", p_x, p_dtype)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +188,7 @@ func (f *Function) ConvertDType(p_x compute.Value, p_dtype dtypes.DType) (comput
 }
 
 func (f *Function) Cos(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("Cos", false, p_x)
+	r, err := f.record("Cos", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +196,7 @@ func (f *Function) Cos(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) Div(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("Div", false, p_lhs, p_rhs)
+	r, err := f.record("Div", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +204,7 @@ func (f *Function) Div(p_lhs compute.Value, p_rhs compute.Value) (compute.Value,
 }
 
 func (f *Function) DotGeneral(p_lhs compute.Value, p_lhsContractingAxes []int, p_lhsBatchAxes []int, p_rhs compute.Value, p_rhsContractingAxes []int, p_rhsBatchAxes []int, p_config compute.DotGeneralConfig) (compute.Value, error) {
-	r, err := f.record("DotGeneral", false, p_lhs, p_lhsContractingAxes, p_lhsBatchAxes, p_rhs, p_rhsContractingAxes, p_rhsBatchAxes, p_config)
+	r, err := f.record("DotGeneral", p_lhs, p_lhsContractingAxes, p_lhsBatchAxes, p_rhs, p_rhsContractingAxes, p_rhsBatchAxes, p_config)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +212,7 @@ func (f *Function) DotGeneral(p_lhs compute.Value, p_lhsContractingAxes []int, p
 }
 
 func (f *Function) DynamicDimensionSize(p_operand compute.Value, p_axis int) (compute.Value, error) {
-	r, err := f.record("DynamicDimensionSize", false, p_operand, p_axis)
+	r, err := f.record("DynamicDimensionSize", p_operand, p_axis)
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +220,7 @@ func (f *Function) DynamicDimensionSize(p_operand compute.Value, p_axis int) (co
 }
 
 func (f *Function) DynamicReshape(p_operand compute.Value, p_dimensions ...compute.DynamicDimensionSpec) (compute.Value, error) {
-	r, err := f.record("DynamicReshape", true, p_operand, p_dimensions)
+	r, err := f.record("DynamicReshape", p_operand, p_dimensions)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +228,7 @@ func (f *Function) DynamicReshape(p_operand compute.Value, p_dimensions ...compu
 }
 
 func (f *Function) DynamicShape(p_operand compute.Value) (compute.Value, error) {
-	r, err := f.record("DynamicShape", false, p_operand)
+	r, err := f.record("DynamicShape", p_operand)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +236,7 @@ func (f *Function) DynamicShape(p_operand compute.Value) (compute.Value, error) 
 }
 
 func (f *Function) DynamicSlice(p_operand compute.Value, p_startIndices []compute.Value, p_sliceDims []int) (compute.Value, error) {
-	r, err := f.record("DynamicSlice", false, p_operand, p_startIndices, p_sliceDims)
+	r, err := f.record("DynamicSlice", p_operand, p_startIndices, p_sliceDims)
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +244,7 @@ func (f *Function) DynamicSlice(p_operand compute.Value, p_startIndices []comput
 }
 
 func (f *Function) DynamicUpdateSlice(p_operand compute.Value, p_update compute.Value, p_startIndices []compute.Value) (compute.Value, error) {
-	r, err := f.record("DynamicUpdateSlice", false, p_operand, p_update, p_startIndices)
+	r, err := f.record("DynamicUpdateSlice", p_operand, p_update, p_startIndices)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +252,7 @@ func (f *Function) DynamicUpdateSlice(p_operand compute.Value, p_update compute.
 }
 
 func (f *Function) Equal(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("Equal", false, p_lhs, p_rhs)
+	r, err := f.record("Equal", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +260,7 @@ func (f *Function) Equal(p_lhs compute.Value, p_rhs compute.Value) (compute.Valu
 }
 
 func (f *Function) EqualTotalOrder(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("EqualTotalOrder", false, p_lhs, p_rhs)
+	r, err := f.record("EqualTotalOrder", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +268,7 @@ func (f *Function) EqualTotalOrder(p_lhs compute.Value, p_rhs compute.Value) (co
 }
 
 func (f *Function) Erf(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("Erf", false, p_x)
+	r, err := f.record("Erf", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +276,7 @@ func (f *Function) Erf(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) Exp(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("Exp", false, p_x)
+	r, err := f.record("Exp", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +284,7 @@ func (f *Function) Exp(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) Expm1(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("Expm1", false, p_x)
+	r, err := f.record("Expm1", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +292,7 @@ func (f *Function) Expm1(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) FFT(p_operand compute.Value, p_fftType compute.FFTType, p_fftLength []int) (compute.Value, error) {
-	r, err := f.record("FFT", false, p_operand, p_fftType, p_fftLength)
+	r, err := f.record("FFT", p_operand, p_fftType, p_fftLength)
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +300,7 @@ func (f *Function) FFT(p_operand compute.Value, p_fftType compute.FFTType, p_fft
 }
 
 func (f *Function) Floor(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("Floor", false, p_x)
+	r, err := f.record("Floor", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -308,7 +308,7 @@ func (f *Function) Floor(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) Gather(p_operand compute.Value, p_startIndices compute.Value, p_indexVectorAxis int, p_offsetOutputAxes []int, p_collapsedSliceAxes []int, p_startIndexMap []int, p_sliceSizes []int, p_indicesAreSorted bool) (compute.Value, error) {
-	r, err := f.record("Gather", false, p_operand, p_startIndices, p_indexVectorAxis, p_offsetOutputAxes, p_collapsedSliceAxes, p_startIndexMap, p_sliceSizes, p_indicesAreSorted)
+	r, err := f.record("Gather", p_operand, p_startIndices, p_indexVectorAxis, p_offsetOutputAxes, p_collapsedSliceAxes, p_startIndexMap, p_sliceSizes, p_indicesAreSorted)
 	if err != nil {
 		return nil, err
 	}
@@ -316,7 +316,7 @@ func (f *Function) Gather(p_operand compute.Value, p_startIndices compute.Value,
 }
 
 func (f *Function) GreaterOrEqual(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("GreaterOrEqual", false, p_lhs, p_rhs)
+	r, err := f.record("GreaterOrEqual", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +324,7 @@ func (f *Function) GreaterOrEqual(p_lhs compute.Value, p_rhs compute.Value) (com
 }
 
 func (f *Function) GreaterOrEqualTotalOrder(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("GreaterOrEqualTotalOrder", false, p_lhs, p_rhs)
+	r, err := f.record("GreaterOrEqualTotalOrder", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -332,7 +332,7 @@ func (f *Function) GreaterOrEqualTotalOrder(p_lhs compute.Value, p_rhs compute.V
 }
 
 func (f *Function) GreaterThan(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("GreaterThan", false, p_lhs, p_rhs)
+	r, err := f.record("GreaterThan", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -340,7 +340,7 @@ func (f *Function) GreaterThan(p_lhs compute.Value, p_rhs compute.Value) (comput
 }
 
 func (f *Function) GreaterThanTotalOrder(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("GreaterThanTotalOrder", false, p_lhs, p_rhs)
+	r, err := f.record("GreaterThanTotalOrder", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -348,7 +348,7 @@ func (f *Function) GreaterThanTotalOrder(p_lhs compute.Value, p_rhs compute.Valu
 }
 
 func (f *Function) Identity(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("Identity", false, p_x)
+	r, err := f.record("Identity", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -356,7 +356,7 @@ func (f *Function) Identity(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) Imag(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("Imag", false, p_x)
+	r, err := f.record("Imag", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -364,7 +364,7 @@ func (f *Function) Imag(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) Iota(p_shape shapes.Shape, p_iotaAxis int) (compute.Value, error) {
-	r, err := f.record("Iota", false, p_shape, p_iotaAxis)
+	r, err := f.record("Iota", p_shape, p_iotaAxis)
 	if err != nil {
 		return nil, err
 	}
@@ -372,7 +372,7 @@ func (f *Function) Iota(p_shape shapes.Shape, p_iotaAxis int) (compute.Value, er
 }
 
 func (f *Function) IsFinite(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("IsFinite", false, p_x)
+	r, err := f.record("IsFinite", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -380,7 +380,7 @@ func (f *Function) IsFinite(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) IsNaN(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("IsNaN", false, p_x)
+	r, err := f.record("IsNaN", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -388,7 +388,7 @@ func (f *Function) IsNaN(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) LessOrEqual(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("LessOrEqual", false, p_lhs, p_rhs)
+	r, err := f.record("LessOrEqual", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -396,7 +396,7 @@ func (f *Function) LessOrEqual(p_lhs compute.Value, p_rhs compute.Value) (comput
 }
 
 func (f *Function) LessOrEqualTotalOrder(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("LessOrEqualTotalOrder", false, p_lhs, p_rhs)
+	r, err := f.record("LessOrEqualTotalOrder", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -404,7 +404,7 @@ func (f *Function) LessOrEqualTotalOrder(p_lhs compute.Value, p_rhs compute.Valu
 }
 
 func (f *Function) LessThan(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("LessThan", false, p_lhs, p_rhs)
+	r, err := f.record("LessThan", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -412,7 +412,7 @@ func (f *Function) LessThan(p_lhs compute.Value, p_rhs compute.Value) (compute.V
 }
 
 func (f *Function) LessThanTotalOrder(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("LessThanTotalOrder", false, p_lhs, p_rhs)
+	r, err := f.record("LessThanTotalOrder", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -420,7 +420,7 @@ func (f *Function) LessThanTotalOrder(p_lhs compute.Value, p_rhs compute.Value) 
 }
 
 func (f *Function) Log(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("Log", false, p_x)
+	r, err := f.record("Log", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -428,7 +428,7 @@ func (f *Function) Log(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) Log1p(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("Log1p", false, p_x)
+	r, err := f.record("Log1p", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -436,7 +436,7 @@ func (f *Function) Log1p(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) LogicalAnd(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("LogicalAnd", false, p_lhs, p_rhs)
+	r, err := f.record("LogicalAnd", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -444,7 +444,7 @@ func (f *Function) LogicalAnd(p_lhs compute.Value, p_rhs compute.Value) (compute
 }
 
 func (f *Function) LogicalNot(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("LogicalNot", false, p_x)
+	r, err := f.record("LogicalNot", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -452,7 +452,7 @@ func (f *Function) LogicalNot(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) LogicalOr(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("LogicalOr", false, p_lhs, p_rhs)
+	r, err := f.record("LogicalOr", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -460,7 +460,7 @@ func (f *Function) LogicalOr(p_lhs compute.Value, p_rhs compute.Value) (compute.
 }
 
 func (f *Function) LogicalXor(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("LogicalXor", false, p_lhs, p_rhs)
+	r, err := f.record("LogicalXor", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -468,7 +468,7 @@ func (f *Function) LogicalXor(p_lhs compute.Value, p_rhs compute.Value) (compute
 }
 
 func (f *Function) Logistic(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("Logistic", false, p_x)
+	r, err := f.record("Logistic", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -476,7 +476,7 @@ func (f *Function) Logistic(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) Max(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("Max", false, p_lhs, p_rhs)
+	r, err := f.record("Max", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -484,7 +484,7 @@ func (f *Function) Max(p_lhs compute.Value, p_rhs compute.Value) (compute.Value,
 }
 
 func (f *Function) Min(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("Min", false, p_lhs, p_rhs)
+	r, err := f.record("Min", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -492,7 +492,7 @@ func (f *Function) Min(p_lhs compute.Value, p_rhs compute.Value) (compute.Value,
 }
 
 func (f *Function) Mul(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("Mul", false, p_lhs, p_rhs)
+	r, err := f.record("Mul", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -500,7 +500,7 @@ func (f *Function) Mul(p_lhs compute.Value, p_rhs compute.Value) (compute.Value,
 }
 
 func (f *Function) Neg(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("Neg", false, p_x)
+	r, err := f.record("Neg", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -508,7 +508,7 @@ func (f *Function) Neg(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) NotEqual(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("NotEqual", false, p_lhs, p_rhs)
+	r, err := f.record("NotEqual", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -516,7 +516,7 @@ func (f *Function) NotEqual(p_lhs compute.Value, p_rhs compute.Value) (compute.V
 }
 
 func (f *Function) NotEqualTotalOrder(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("NotEqualTotalOrder", false, p_lhs, p_rhs)
+	r, err := f.record("NotEqualTotalOrder", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -524,7 +524,7 @@ func (f *Function) NotEqualTotalOrder(p_lhs compute.Value, p_rhs compute.Value) 
 }
 
 func (f *Function) Pad(p_x compute.Value, p_fillValue compute.Value, p_axesConfig ...compute.PadAxis) (compute.Value, error) {
-	r, err := f.record("Pad", true, p_x, p_fillValue, p_axesConfig)
+	r, err := f.record("Pad", p_x, p_fillValue, p_axesConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -532,7 +532,7 @@ func (f *Function) Pad(p_x compute.Value, p_fillValue compute.Value, p_axesConfi
 }
 
 func (f *Function) Pow(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("Pow", false, p_lhs, p_rhs)
+	r, err := f.record("Pow", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -540,7 +540,7 @@ func (f *Function) Pow(p_lhs compute.Value, p_rhs compute.Value) (compute.Value,
 }
 
 func (f *Function) Real(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("Real", false, p_x)
+	r, err := f.record("Real", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -548,7 +548,7 @@ func (f *Function) Real(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) ReduceBitwiseAnd(p_x compute.Value, p_axes ...int) (compute.Value, error) {
-	r, err := f.record("ReduceBitwiseAnd", true, p_x, p_axes)
+	r, err := f.record("ReduceBitwiseAnd", p_x, p_axes)
 	if err != nil {
 		return nil, err
 	}
@@ -556,7 +556,7 @@ func (f *Function) ReduceBitwiseAnd(p_x compute.Value, p_axes ...int) (compute.V
 }
 
 func (f *Function) ReduceBitwiseOr(p_x compute.Value, p_axes ...int) (compute.Value, error) {
-	r, err := f.record("ReduceBitwiseOr", true, p_x, p_axes)
+	r, err := f.record("ReduceBitwiseOr", p_x, p_axes)
 	if err != nil {
 		return nil, err
 	}
@@ -564,7 +564,7 @@ func (f *Function) ReduceBitwiseOr(p_x compute.Value, p_axes ...int) (compute.Va
 }
 
 func (f *Function) ReduceBitwiseXor(p_x compute.Value, p_axes ...int) (compute.Value, error) {
-	r, err := f.record("ReduceBitwiseXor", true, p_x, p_axes)
+	r, err := f.record("ReduceBitwiseXor", p_x, p_axes)
 	if err != nil {
 		return nil, err
 	}
@@ -572,7 +572,7 @@ func (f *Function) ReduceBitwiseXor(p_x compute.Value, p_axes ...int) (compute.V
 }
 
 func (f *Function) ReduceLogicalAnd(p_x compute.Value, p_axes ...int) (compute.Value, error) {
-	r, err := f.record("ReduceLogicalAnd", true, p_x, p_axes)
+	r, err := f.record("ReduceLogicalAnd", p_x, p_axes)
 	if err != nil {
 		return nil, err
 	}
@@ -580,7 +580,7 @@ func (f *Function) ReduceLogicalAnd(p_x compute.Value, p_axes ...int) (compute.V
 }
 
 func (f *Function) ReduceLogicalOr(p_x compute.Value, p_axes ...int) (compute.Value, error) {
-	r, err := f.record("ReduceLogicalOr", true, p_x, p_axes)
+	r, err := f.record("ReduceLogicalOr", p_x, p_axes)
 	if err != nil {
 		return nil, err
 	}
@@ -588,7 +588,7 @@ func (f *Function) ReduceLogicalOr(p_x compute.Value, p_axes ...int) (compute.Va
 }
 
 func (f *Function) ReduceLogicalXor(p_x compute.Value, p_axes ...int) (compute.Value, error) {
-	r, err := f.record("ReduceLogicalXor", true, p_x, p_axes)
+	r, err := f.record("ReduceLogicalXor", p_x, p_axes)
 	if err != nil {
 		return nil, err
 	}
@@ -596,7 +596,7 @@ func (f *Function) ReduceLogicalXor(p_x compute.Value, p_axes ...int) (compute.V
 }
 
 func (f *Function) ReduceMax(p_x compute.Value, p_axes ...int) (compute.Value, error) {
-	r, err := f.record("ReduceMax", true, p_x, p_axes)
+	r, err := f.record("ReduceMax", p_x, p_axes)
 	if err != nil {
 		return nil, err
 	}
@@ -604,7 +604,7 @@ func (f *Function) ReduceMax(p_x compute.Value, p_axes ...int) (compute.Value, e
 }
 
 func (f *Function) ReduceMin(p_x compute.Value, p_axes ...int) (compute.Value, error) {
-	r, err := f.record("ReduceMin", true, p_x, p_axes)
+	r, err := f.record("ReduceMin", p_x, p_axes)
 	if err != nil {
 		return nil, err
 	}
@@ -612,7 +612,7 @@ func (f *Function) ReduceMin(p_x compute.Value, p_axes ...int) (compute.Value, e
 }
 
 func (f *Function) ReduceProduct(p_x compute.Value, p_axes ...int) (compute.Value, error) {
-	r, err := f.record("ReduceProduct", true, p_x, p_axes)
+	r, err := f.record("ReduceProduct", p_x, p_axes)
 	if err != nil {
 		return nil, err
 	}
@@ -620,7 +620,7 @@ func (f *Function) ReduceProduct(p_x compute.Value, p_axes ...int) (compute.Valu
 }
 
 func (f *Function) ReduceSum(p_x compute.Value, p_axes ...int) (compute.Value, error) {
-	r, err := f.record("ReduceSum", true, p_x, p_axes)
+	r, err := f.record("ReduceSum", p_x, p_axes)
 	if err != nil {
 		return nil, err
 	}
@@ -628,7 +628,7 @@ func (f *Function) ReduceSum(p_x compute.Value, p_axes ...int) (compute.Value, e
 }
 
 func (f *Function) ReduceWindow(p_input compute.Value, p_reductionType compute.ReduceOpType, p_windowDimensions []int, p_strides []int, p_inputDilations []int, p_windowDilations []int, p_paddings [][2]int) (compute.Value, error) {
-	r, err := f.record("ReduceWindow", false, p_input, p_reductionType, p_windowDimensions, p_strides, p_inputDilations, p_windowDilations, p_paddings)
+	r, err := f.record("ReduceWindow", p_input, p_reductionType, p_windowDimensions, p_strides, p_inputDilations, p_windowDilations, p_paddings)
 	if err != nil {
 		return nil, err
 	}
@@ -636,7 +636,7 @@ func (f *Function) ReduceWindow(p_input compute.Value, p_reductionType compute.R
 }
 
 func (f *Function) Rem(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("Rem", false, p_lhs, p_rhs)
+	r, err := f.record("Rem", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -644,7 +644,7 @@ func (f *Function) Rem(p_lhs compute.Value, p_rhs compute.Value) (compute.Value,
 }
 
 func (f *Function) Reshape(p_x compute.Value, p_dimensions ...int) (compute.Value, error) {
-	r, err := f.record("Reshape", true, p_x, p_dimensions)
+	r, err := f.record("Reshape", p_x, p_dimensions)
 	if err != nil {
 		return nil, err
 	}
@@ -652,7 +652,7 @@ func (f *Function) Reshape(p_x compute.Value, p_dimensions ...int) (compute.Valu
 }
 
 func (f *Function) Reverse(p_x compute.Value, p_axes ...int) (compute.Value, error) {
-	r, err := f.record("Reverse", true, p_x, p_axes)
+	r, err := f.record("Reverse", p_x, p_axes)
 	if err != nil {
 		return nil, err
 	}
@@ -660,7 +660,7 @@ func (f *Function) Reverse(p_x compute.Value, p_axes ...int) (compute.Value, err
 }
 
 func (f *Function) RNGBitGenerator(p_state compute.Value, p_shape shapes.Shape) (compute.Value, compute.Value, error) {
-	r, err := f.record("RNGBitGenerator", false, p_state, p_shape)
+	r, err := f.record("RNGBitGenerator", p_state, p_shape)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -668,7 +668,7 @@ func (f *Function) RNGBitGenerator(p_state compute.Value, p_shape shapes.Shape) 
 }
 
 func (f *Function) Round(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("Round", false, p_x)
+	r, err := f.record("Round", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -676,7 +676,7 @@ func (f *Function) Round(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) Rsqrt(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("Rsqrt", false, p_x)
+	r, err := f.record("Rsqrt", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -684,7 +684,7 @@ func (f *Function) Rsqrt(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) ScatterMax(p_operand compute.Value, p_scatterIndices compute.Value, p_updates compute.Value, p_indexVectorAxis int, p_updateWindowAxes []int, p_insertedWindowAxes []int, p_scatterAxesToOperandAxes []int, p_indicesAreSorted bool, p_uniqueIndices bool) (compute.Value, error) {
-	r, err := f.record("ScatterMax", false, p_operand, p_scatterIndices, p_updates, p_indexVectorAxis, p_updateWindowAxes, p_insertedWindowAxes, p_scatterAxesToOperandAxes, p_indicesAreSorted, p_uniqueIndices)
+	r, err := f.record("ScatterMax", p_operand, p_scatterIndices, p_updates, p_indexVectorAxis, p_updateWindowAxes, p_insertedWindowAxes, p_scatterAxesToOperandAxes, p_indicesAreSorted, p_uniqueIndices)
 	if err != nil {
 		return nil, err
 	}
@@ -692,7 +692,7 @@ func (f *Function) ScatterMax(p_operand compute.Value, p_scatterIndices compute.
 }
 
 func (f *Function) ScatterMin(p_operand compute.Value, p_scatterIndices compute.Value, p_updates compute.Value, p_indexVectorAxis int, p_updateWindowAxes []int, p_insertedWindowAxes []int, p_scatterAxesToOperandAxes []int, p_indicesAreSorted bool, p_uniqueIndices bool) (compute.Value, error) {
-	r, err := f.record("ScatterMin", false, p_operand, p_scatterIndices, p_updates, p_indexVectorAxis, p_updateWindowAxes, p_insertedWindowAxes, p_scatterAxesToOperandAxes, p_indicesAreSorted, p_uniqueIndices)
+	r, err := f.record("ScatterMin", p_operand, p_scatterIndices, p_updates, p_indexVectorAxis, p_updateWindowAxes, p_insertedWindowAxes, p_scatterAxesToOperandAxes, p_indicesAreSorted, p_uniqueIndices)
 	if err != nil {
 		return nil, err
 	}
@@ -700,7 +700,7 @@ func (f *Function) ScatterMin(p_operand compute.Value, p_scatterIndices compute.
 }
 
 func (f *Function) ScatterSum(p_operand compute.Value, p_scatterIndices compute.Value, p_updates compute.Value, p_indexVectorAxis int, p_updateWindowAxes []int, p_insertedWindowAxes []int, p_scatterAxesToOperandAxes []int, p_indicesAreSorted bool, p_uniqueIndices bool) (compute.Value, error) {
-	r, err := f.record("ScatterSum", false, p_operand, p_scatterIndices, p_updates, p_indexVectorAxis, p_updateWindowAxes, p_insertedWindowAxes, p_scatterAxesToOperandAxes, p_indicesAreSorted, p_uniqueIndices)
+	r, err := f.record("ScatterSum", p_operand, p_scatterIndices, p_updates, p_indexVectorAxis, p_updateWindowAxes, p_insertedWindowAxes, p_scatterAxesToOperandAxes, p_indicesAreSorted, p_uniqueIndices)
 	if err != nil {
 		return nil, err
 	}
@@ -708,7 +708,7 @@ func (f *Function) ScatterSum(p_operand compute.Value, p_scatterIndices compute.
 }
 
 func (f *Function) SelectAndScatterMax(p_operand compute.Value, p_source compute.Value, p_windowDimensions []int, p_windowStrides []int, p_paddings [][2]int) (compute.Value, error) {
-	r, err := f.record("SelectAndScatterMax", false, p_operand, p_source, p_windowDimensions, p_windowStrides, p_paddings)
+	r, err := f.record("SelectAndScatterMax", p_operand, p_source, p_windowDimensions, p_windowStrides, p_paddings)
 	if err != nil {
 		return nil, err
 	}
@@ -716,7 +716,7 @@ func (f *Function) SelectAndScatterMax(p_operand compute.Value, p_source compute
 }
 
 func (f *Function) SelectAndScatterMin(p_operand compute.Value, p_source compute.Value, p_windowDimensions []int, p_windowStrides []int, p_paddings [][2]int) (compute.Value, error) {
-	r, err := f.record("SelectAndScatterMin", false, p_operand, p_source, p_windowDimensions, p_windowStrides, p_paddings)
+	r, err := f.record("SelectAndScatterMin", p_operand, p_source, p_windowDimensions, p_windowStrides, p_paddings)
 	if err != nil {
 		return nil, err
 	}
@@ -724,7 +724,7 @@ func (f *Function) SelectAndScatterMin(p_operand compute.Value, p_source compute
 }
 
 func (f *Function) ShiftLeft(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("ShiftLeft", false, p_lhs, p_rhs)
+	r, err := f.record("ShiftLeft", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -732,7 +732,7 @@ func (f *Function) ShiftLeft(p_lhs compute.Value, p_rhs compute.Value) (compute.
 }
 
 func (f *Function) ShiftRightArithmetic(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("ShiftRightArithmetic", false, p_lhs, p_rhs)
+	r, err := f.record("ShiftRightArithmetic", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -740,7 +740,7 @@ func (f *Function) ShiftRightArithmetic(p_lhs compute.Value, p_rhs compute.Value
 }
 
 func (f *Function) ShiftRightLogical(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("ShiftRightLogical", false, p_lhs, p_rhs)
+	r, err := f.record("ShiftRightLogical", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -748,7 +748,7 @@ func (f *Function) ShiftRightLogical(p_lhs compute.Value, p_rhs compute.Value) (
 }
 
 func (f *Function) Sign(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("Sign", false, p_x)
+	r, err := f.record("Sign", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -756,7 +756,7 @@ func (f *Function) Sign(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) Sin(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("Sin", false, p_x)
+	r, err := f.record("Sin", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -764,7 +764,7 @@ func (f *Function) Sin(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) Slice(p_x compute.Value, p_starts []int, p_limits []int, p_strides []int) (compute.Value, error) {
-	r, err := f.record("Slice", false, p_x, p_starts, p_limits, p_strides)
+	r, err := f.record("Slice", p_x, p_starts, p_limits, p_strides)
 	if err != nil {
 		return nil, err
 	}
@@ -772,7 +772,7 @@ func (f *Function) Slice(p_x compute.Value, p_starts []int, p_limits []int, p_st
 }
 
 func (f *Function) Sqrt(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("Sqrt", false, p_x)
+	r, err := f.record("Sqrt", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -780,7 +780,7 @@ func (f *Function) Sqrt(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) Sub(p_lhs compute.Value, p_rhs compute.Value) (compute.Value, error) {
-	r, err := f.record("Sub", false, p_lhs, p_rhs)
+	r, err := f.record("Sub", p_lhs, p_rhs)
 	if err != nil {
 		return nil, err
 	}
@@ -788,7 +788,7 @@ func (f *Function) Sub(p_lhs compute.Value, p_rhs compute.Value) (compute.Value,
 }
 
 func (f *Function) Tanh(p_x compute.Value) (compute.Value, error) {
-	r, err := f.record("Tanh", false, p_x)
+	r, err := f.record("Tanh", p_x)
 	if err != nil {
 		return nil, err
 	}
@@ -796,7 +796,7 @@ func (f *Function) Tanh(p_x compute.Value) (compute.Value, error) {
 }
 
 func (f *Function) Transpose(p_x compute.Value, p_permutation ...int) (compute.Value, error) {
-	r, err := f.record("Transpose", true, p_x, p_permutation)
+	r, err := f.record("Transpose", p_x, p_permutation)
 	if err != nil {
 		return nil, err
 	}
@@ -804,7 +804,7 @@ func (f *Function) Transpose(p_x compute.Value, p_permutation ...int) (compute.V
 }
 
 func (f *Function) Where(p_condition compute.Value, p_onTrue compute.Value, p_onFalse compute.Value) (compute.Value, error) {
-	r, err := f.record("Where", false, p_condition, p_onTrue, p_onFalse)
+	r, err := f.record("Where", p_condition, p_onTrue, p_onFalse)
 	if err != nil {
 		return nil, err
 	}
@@ -812,7 +812,7 @@ func (f *Function) Where(p_condition compute.Value, p_onTrue compute.Value, p_on
 }
 
 func (f *Function) OptimizationBarrier(p_operands ...compute.Value) ([]compute.Value, error) {
-	r, err := f.record("OptimizationBarrier", true, p_operands)
+	r, err := f.record("OptimizationBarrier", p_operands)
 	if err != nil {
 		return nil, err
 	}
@@ -820,7 +820,7 @@ func (f *Function) OptimizationBarrier(p_operands ...compute.Value) ([]compute.V
 }
 
 func (f *Function) SchedulingBarrier(p_operand compute.Value, p_dependencies ...compute.Value) (compute.Value, error) {
-	r, err := f.record("SchedulingBarrier", true, p_operand, p_dependencies)
+	r, err := f.record("SchedulingBarrier", p_operand, p_dependencies)
 	if err != nil {
 		return nil, err
 	}
@@ -828,7 +828,7 @@ func (f *Function) SchedulingBarrier(p_operand compute.Value, p_dependencies ...
 }
 
 func (f *Function) AllReduce(p_operands []compute.Value, p_reductionType compute.ReduceOpType, p_replicaGroups [][]int) ([]compute.Value, error) {
-	r, err := f.record("AllReduce", false, p_operands, p_reductionType, p_replicaGroups)
+	r, err := f.record("AllReduce", p_operands, p_reductionType, p_replicaGroups)
 	if err != nil {
 		return nil, err
 	}
@@ -836,7 +836,7 @@ func (f *Function) AllReduce(p_operands []compute.Value, p_reductionType compute
 }
 
 func (f *Function) FusedSoftmax(p_x compute.Value, p_axis int) (compute.Value, error) {
-	r, err := f.record("FusedSoftmax", false, p_x, p_axis)
+	r, err := f.record("FusedSoftmax", p_x, p_axis)
 	if err != nil {
 		return nil, err
 	}
@@ -844,7 +844,7 @@ func (f *Function) FusedSoftmax(p_x compute.Value, p_axis int) (compute.Value, e
 }
 
 func (f *Function) FusedGelu(p_x compute.Value, p_exact bool) (compute.Value, error) {
-	r, err := f.record("FusedGelu", false, p_x, p_exact)
+	r, err := f.record("FusedGelu", p_x, p_exact)
 	if err != nil {
 		return nil, err
 	}
@@ -852,7 +852,7 @@ func (f *Function) FusedGelu(p_x compute.Value, p_exact bool) (compute.Value, er
 }
 
 func (f *Function) FusedLayerNorm(p_x compute.Value, p_axes []int, p_epsilon float64, p_gamma compute.Value, p_beta compute.Value) (compute.Value, error) {
-	r, err := f.record("FusedLayerNorm", false, p_x, p_axes, p_epsilon, p_gamma, p_beta)
+	r, err := f.record("FusedLayerNorm", p_x, p_axes, p_epsilon, p_gamma, p_beta)
 	if err != nil {
 		return nil, err
 	}
@@ -860,7 +860,7 @@ func (f *Function) FusedLayerNorm(p_x compute.Value, p_axes []int, p_epsilon flo
 }
 
 func (f *Function) FusedDense(p_x compute.Value, p_weight compute.Value, p_bias compute.Value, p_options compute.DenseConfig) (compute.Value, error) {
-	r, err := f.record("FusedDense", false, p_x, p_weight, p_bias, p_options)
+	r, err := f.record("FusedDense", p_x, p_weight, p_bias, p_options)
 	if err != nil {
 		return nil, err
 	}
@@ -868,7 +868,7 @@ func (f *Function) FusedDense(p_x compute.Value, p_weight compute.Value, p_bias 
 }
 
 func (f *Function) FusedScaledDotProductAttention(p_query compute.Value, p_key compute.Value, p_value compute.Value, p_axesLayout compute.AttentionAxesLayout, p_options *compute.ScaledDotProductAttentionConfig) (compute.Value, []compute.Value, error) {
-	r, err := f.record("FusedScaledDotProductAttention", false, p_query, p_key, p_value, p_axesLayout, p_options)
+	r, err := f.record("FusedScaledDotProductAttention", p_query, p_key, p_value, p_axesLayout, p_options)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -876,7 +876,7 @@ func (f *Function) FusedScaledDotProductAttention(p_query compute.Value, p_key c
 }
 
 func (f *Function) FusedScaledDotProductAttentionVJP(p_query compute.Value, p_key compute.Value, p_value compute.Value, p_axesLayout compute.AttentionAxesLayout, p_options *compute.ScaledDotProductAttentionConfig, p_output compute.Value, p_statesForVJP []compute.Value, p_dOutput compute.Value) (compute.Value, compute.Value, compute.Value, error) {
-	r, err := f.record("FusedScaledDotProductAttentionVJP", false, p_query, p_key, p_value, p_axesLayout, p_options, p_output, p_statesForVJP, p_dOutput)
+	r, err := f.record("FusedScaledDotProductAttentionVJP", p_query, p_key, p_value, p_axesLayout, p_options, p_output, p_statesForVJP, p_dOutput)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -884,7 +884,7 @@ func (f *Function) FusedScaledDotProductAttentionVJP(p_query compute.Value, p_ke
 }
 
 func (f *Function) QuantizedEmbeddingLookup(p_data compute.Value, p_indices compute.Value, p_dataQuantization *compute.Quantization) (compute.Value, error) {
-	r, err := f.record("QuantizedEmbeddingLookup", false, p_data, p_indices, p_dataQuantization)
+	r, err := f.record("QuantizedEmbeddingLookup", p_data, p_indices, p_dataQuantization)
 	if err != nil {
 		return nil, err
 	}
@@ -892,7 +892,7 @@ func (f *Function) QuantizedEmbeddingLookup(p_data compute.Value, p_indices comp
 }
 
 func (f *Function) FusedQuantizedDense(p_x compute.Value, p_weights compute.Value, p_bias compute.Value, p_weightsQuantization *compute.Quantization, p_activation compute.ActivationType) (compute.Value, error) {
-	r, err := f.record("FusedQuantizedDense", false, p_x, p_weights, p_bias, p_weightsQuantization, p_activation)
+	r, err := f.record("FusedQuantizedDense", p_x, p_weights, p_bias, p_weightsQuantization, p_activation)
 	if err != nil {
 		return nil, err
 	}
@@ -900,7 +900,7 @@ func (f *Function) FusedQuantizedDense(p_x compute.Value, p_weights compute.Valu
 }
 
 func (f *Function) FusedAttentionQKVProjection(p_x compute.Value, p_wQKV compute.Value, p_biasQ compute.Value, p_biasK compute.Value, p_biasV compute.Value, p_queryDim int, p_keyValueDim int) (compute.Value, compute.Value, compute.Value, error) {
-	r, err := f.record("FusedAttentionQKVProjection", false, p_x, p_wQKV, p_biasQ, p_biasK, p_biasV, p_queryDim, p_keyValueDim)
+	r, err := f.record("FusedAttentionQKVProjection", p_x, p_wQKV, p_biasQ, p_biasK, p_biasV, p_queryDim, p_keyValueDim)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -20,10 +20,9 @@ type node struct {
 // op is one recorded call: a compute.Function method name and its
 // arguments, with *node where the caller passed values.
 type op struct {
-	name     string
-	variadic bool
-	args     []any
-	outputs  []*node
+	name    string
+	args    []any
+	outputs []*node
 }
 
 // Builder records one computation.
@@ -109,7 +108,7 @@ func (f *Function) Parameter(name string, shape shapes.Shape, sharding *compute.
 }
 
 func (f *Function) Constant(flat any, dims ...int) (compute.Value, error) {
-	r, err := f.record("Constant", true, flat, dims)
+	r, err := f.record("Constant", flat, dims)
 	if err != nil {
 		return nil, err
 	}
@@ -151,12 +150,12 @@ func (f *Function) If(compute.Value, compute.Function, compute.Function) ([]comp
 
 // record applies a method to the shadow function (with shadow values in
 // place of our nodes) and keeps the call for replay at Compile.
-func (f *Function) record(name string, variadic bool, args ...any) ([]any, error) {
+func (f *Function) record(name string, args ...any) ([]any, error) {
 	if f.done {
 		return nil, errors.New("function already returned")
 	}
-	o := &op{name: name, variadic: variadic, args: args}
-	results, err := call(f.shadow, name, variadic, args, func(n *node) compute.Value { return n.shadow })
+	o := &op{name: name, args: args}
+	results, err := call(f.shadow, name, args, func(n *node) compute.Value { return n.shadow })
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +193,7 @@ func (f *Function) record(name string, variadic bool, args ...any) ([]any, error
 // call invokes fn.<name>(args...) through the generated replays table,
 // mapping each *node (also inside []compute.Value) through val. Results:
 // every non-error result, with []compute.Value kept as a slice.
-func call(fn compute.Function, name string, _ bool, args []any, val func(*node) compute.Value) ([]any, error) {
+func call(fn compute.Function, name string, args []any, val func(*node) compute.Value) ([]any, error) {
 	replay, ok := replays[name]
 	if !ok {
 		return nil, fmt.Errorf("%s backend: no replay for %s", BackendName, name)

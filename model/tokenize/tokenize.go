@@ -20,7 +20,6 @@ type Tokenizer struct {
 	CLS, SEP  int
 	Pad       int
 	VocabSize int
-	lowercase bool
 }
 
 // FromJSON loads a tokenizer.json (a WordPiece/BERT tokenizer).
@@ -53,7 +52,6 @@ func FromJSON(name string, b []byte) (*Tokenizer, error) {
 		clean, _ := head.Normalizer["clean_text"].(bool)
 		chinese, _ := head.Normalizer["handle_chinese_chars"].(bool)
 		tk.WithNormalizer(bertNormalizer{clean: clean, chinese: chinese, strip: strip, lower: lower})
-		t.lowercase = lower
 	}
 	return t, t.resolveSpecials()
 }

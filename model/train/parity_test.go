@@ -62,6 +62,18 @@ func loadDevLogits(t *testing.T) *devLogits {
 	return ref
 }
 
+// referenceTrainer is the shared tiny model with the PyTorch/PEFT adapter,
+// and that adapter's reference outputs.
+func referenceTrainer(t *testing.T) (*devLogits, *Trainer) {
+	t.Helper()
+	base := loadTiny(t)
+	tr := newTrainer(t, base, Defaults())
+	if err := tr.SetAdapter(readAdapter(t, base, filepath.Join(testpaths.TinyModel(t), "reference"))); err != nil {
+		t.Fatal(err)
+	}
+	return loadDevLogits(t), tr
+}
+
 func newTrainer(t *testing.T, base *checkpoint.Model, opts Options) *Trainer {
 	t.Helper()
 	be, err := NewCPUBackend()
@@ -78,12 +90,7 @@ func newTrainer(t *testing.T, base *checkpoint.Model, opts Options) *Trainer {
 // (a) Our logits for the shared model + PyTorch-trained adapter match
 // transformers + PEFT's to 1e-4, on all 872 dev rows.
 func TestLogitsMatchPyTorch(t *testing.T) {
-	base := loadTiny(t)
-	ref := loadDevLogits(t)
-	tr := newTrainer(t, base, Defaults())
-	if err := tr.SetAdapter(readAdapter(t, base, filepath.Join(testpaths.TinyModel(t), "reference"))); err != nil {
-		t.Fatal(err)
-	}
+	ref, tr := referenceTrainer(t)
 	data := &Encoded{IDs: ref.InputIDs, Labels: ref.Labels}
 	logits, err := tr.Logits(data)
 	if err != nil {
@@ -110,12 +117,7 @@ func TestLogitsMatchPyTorch(t *testing.T) {
 
 // (c) One batch's gradients for every trainable tensor agree with PyTorch's.
 func TestGradientsMatchPyTorch(t *testing.T) {
-	base := loadTiny(t)
-	ref := loadDevLogits(t)
-	tr := newTrainer(t, base, Defaults())
-	if err := tr.SetAdapter(readAdapter(t, base, filepath.Join(testpaths.TinyModel(t), "reference"))); err != nil {
-		t.Fatal(err)
-	}
+	ref, tr := referenceTrainer(t)
 	data := &Encoded{IDs: ref.InputIDs, Labels: ref.Labels}
 	rows := make([]int, 32)
 	for i := range rows {

@@ -99,10 +99,12 @@ type Trainer struct {
 	params, m, v  []*tensors.Tensor
 
 	// Data position and RNG: together with the tensors, the whole state.
-	Step      int // optimizer steps taken
-	Epoch     int
-	BatchInEp int // batches done in the current epoch
-	rng       *tensors.Tensor
+	Step       int // optimizer steps taken
+	Epoch      int
+	BatchInEp  int // batches done in the current epoch
+	rng        *tensors.Tensor
+	order      []int // cache of epochRows
+	orderEpoch int
 
 	stepExec, evalExec, gradExec *Exec
 }
@@ -254,21 +256,30 @@ func (t *Trainer) WarmupSteps(total int) int {
 
 // nextBatch returns the rows of the next batch and advances the data position.
 func (t *Trainer) nextBatch(n int) []int {
-	per := t.stepsPerEpoch(n)
-	if t.BatchInEp >= per {
+	if t.BatchInEp >= t.stepsPerEpoch(n) {
 		t.Epoch++
 		t.BatchInEp = 0
 	}
-	order := epochOrder(n, t.Opts.Seed, t.Epoch)
-	if !t.Opts.ShuffleTrain {
-		for i := range order {
-			order[i] = i
-		}
-	}
 	lo := t.BatchInEp * t.Opts.Batch
-	rows := order[lo:min(lo+t.Opts.Batch, n)]
 	t.BatchInEp++
-	return rows
+	return t.epochRows(n)[lo:min(lo+t.Opts.Batch, n)]
+}
+
+// epochRows is the current epoch's row order, computed once per epoch (it
+// follows from the seed and the epoch, so a resumed run recomputes it).
+func (t *Trainer) epochRows(n int) []int {
+	if t.order == nil || t.orderEpoch != t.Epoch || len(t.order) != n {
+		if t.Opts.ShuffleTrain {
+			t.order = epochOrder(n, t.Opts.Seed, t.Epoch)
+		} else {
+			t.order = make([]int, n)
+			for i := range t.order {
+				t.order[i] = i
+			}
+		}
+		t.orderEpoch = t.Epoch
+	}
+	return t.order
 }
 
 // ErrStopped is returned by Train when the context is cancelled; the state

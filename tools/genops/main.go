@@ -90,13 +90,11 @@ func typeString(_ *token.FileSet, e ast.Expr) string {
 
 func writeMethod(buf, replay *bytes.Buffer, fset *token.FileSet, name string, fn *ast.FuncType) {
 	var params, args, typed []string
-	variadic := false
 	i := 0
 	for _, p := range fn.Params.List {
 		ts := typeString(fset, p.Type)
 		elem := ts
 		if e, ok := p.Type.(*ast.Ellipsis); ok {
-			variadic = true
 			elem = "[]" + typeString(fset, e.Elt)
 		}
 		names := p.Names
@@ -124,7 +122,7 @@ func writeMethod(buf, replay *bytes.Buffer, fset *token.FileSet, name string, fn
 		}
 	}
 	fmt.Fprintf(buf, "func (f *Function) %s(%s) (%s) {\n", name, strings.Join(params, ", "), strings.Join(results, ", "))
-	fmt.Fprintf(buf, "\tr, err := f.record(%q, %v, %s)\n", name, variadic, strings.Join(append([]string{}, args...), ", "))
+	fmt.Fprintf(buf, "\tr, err := f.record(%q, %s)\n", name, strings.Join(args, ", "))
 	var zero, ret []string
 	for k, rt := range results[:len(results)-1] {
 		zero = append(zero, zeroOf(rt))

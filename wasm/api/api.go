@@ -89,19 +89,18 @@ func (d *Dataset) encode(tok *tokenize.Tokenizer, maxLen int) (*train.Encoded, e
 
 // Run is a training run and what it produced.
 type Run struct {
-	Trainer   *train.Trainer
-	Base      *peft.Adapter // the adapter before training: "base" in comparisons
-	Train     *train.Encoded
-	Eval      *train.Encoded
-	Before    *metrics.Metrics
-	After     *metrics.Metrics
-	History   []train.Progress
-	Running   bool
-	Stopped   bool
-	Err       string
-	Compute   string
-	cancel    context.CancelFunc
-	evalSetup EvalSetup
+	Trainer *train.Trainer
+	Base    *peft.Adapter // the adapter before training: "base" in comparisons
+	Train   *train.Encoded
+	Eval    *train.Encoded
+	Before  *metrics.Metrics
+	After   *metrics.Metrics
+	History []train.Progress
+	Running bool
+	Stopped bool
+	Err     string
+	Compute string
+	cancel  context.CancelFunc
 	// state is the last snapshot of the training state, taken between
 	// steps by the training goroutine itself.
 	state     []byte
@@ -192,16 +191,15 @@ func (s *Server) stageModelFile(w http.ResponseWriter, r *http.Request) {
 
 // ModelInfo describes the loaded base model.
 type ModelInfo struct {
-	Name      string   `json:"name"`
-	Layers    int      `json:"layers"`
-	Dim       int      `json:"dim"`
-	Heads     int      `json:"heads"`
-	Vocab     int      `json:"vocab"`
-	MaxLen    int      `json:"max_positions"`
-	Params    int      `json:"params"`
-	HasHead   bool     `json:"has_head"`
-	Labels    []string `json:"labels"`
-	Tokenizer string   `json:"tokenizer"`
+	Name    string   `json:"name"`
+	Layers  int      `json:"layers"`
+	Dim     int      `json:"dim"`
+	Heads   int      `json:"heads"`
+	Vocab   int      `json:"vocab"`
+	MaxLen  int      `json:"max_positions"`
+	Params  int      `json:"params"`
+	HasHead bool     `json:"has_head"`
+	Labels  []string `json:"labels"`
 }
 
 func (s *Server) loadModel(w http.ResponseWriter, r *http.Request) {
@@ -246,10 +244,9 @@ func (s *Server) modelInfo() *ModelInfo {
 	for _, t := range s.model.Weights {
 		n += len(t.Data)
 	}
-	tk := "tokenizer.json"
 	c := s.model.Config
 	return &ModelInfo{Name: s.model.Name, Layers: c.NLayers, Dim: c.Dim, Heads: c.NHeads, Vocab: c.VocabSize, MaxLen: c.MaxPositionEmbeddings,
-		Params: n, HasHead: s.model.HasHead, Labels: dataset.SST2Labels, Tokenizer: tk}
+		Params: n, HasHead: s.model.HasHead, Labels: dataset.SST2Labels}
 }
 
 // ---- datasets ----
@@ -427,14 +424,12 @@ func (s *Server) deleteDataset(w http.ResponseWriter, r *http.Request) {
 
 // Status is the whole session at a glance, for a page that (re)connects.
 type Status struct {
-	Model    *ModelInfo       `json:"model"`
-	Datasets []*Dataset       `json:"datasets"`
-	Run      *RunView         `json:"run"`
-	Defaults train.Options    `json:"defaults"`
-	Compute  string           `json:"compute"`
-	Imported *peft.Adapter    `json:"-"`
-	Adapter  *AdapterSummary  `json:"imported_adapter,omitempty"`
-	Results  *metrics.Metrics `json:"-"`
+	Model    *ModelInfo      `json:"model"`
+	Datasets []*Dataset      `json:"datasets"`
+	Run      *RunView        `json:"run"`
+	Defaults train.Options   `json:"defaults"`
+	Compute  string          `json:"compute"`
+	Adapter  *AdapterSummary `json:"imported_adapter,omitempty"`
 }
 
 // AdapterSummary describes an imported adapter.
@@ -613,7 +608,7 @@ func (s *Server) prepare(req *TrainRequest, evalOnly bool) (*Run, error) {
 			return nil, err
 		}
 	}
-	run := &Run{Trainer: tr, Base: tr.Adapter(), Train: trainSet, Eval: evalSet, Compute: desc, evalSetup: req.Eval}
+	run := &Run{Trainer: tr, Base: tr.Adapter(), Train: trainSet, Eval: evalSet, Compute: desc}
 	if req.State != nil {
 		if err := tr.LoadState(req.State); err != nil {
 			return nil, err
