@@ -52,6 +52,9 @@ type Backend struct {
 	// ProfileOps compiles every op as its own executable so that Profile.ByOp
 	// tells the ops apart (slower: for profiling only).
 	ProfileOps bool
+	// MinFusedSize overrides the package's MinFusedSize (tests fuse small
+	// graphs with it).
+	MinFusedSize int
 }
 
 // Profile splits execution time between the matrix products and the
@@ -126,6 +129,19 @@ func (c Chain) Name() string {
 		names = append(names, k.Name())
 	}
 	return strings.Join(names, ", then ")
+}
+
+// Fused runs a program on the first kernel that takes it.
+func (c Chain) Fused(p *Program, in []compute.Buffer) ([]compute.Buffer, error) {
+	for _, k := range c {
+		if f, ok := k.(FusedKernel); ok {
+			out, err := f.Fused(p, in)
+			if err == nil || !compute.IsNotImplemented(err) {
+				return out, err
+			}
+		}
+	}
+	return nil, compute.ErrNotImplemented
 }
 
 func (c Chain) DotGeneral(s *DotSpec, lhs, rhs compute.Buffer) (compute.Buffer, error) {

@@ -135,6 +135,21 @@ func TestTrainingStepMatchesPureGo(t *testing.T) {
 			}
 		}
 	}
+	// Element-wise ops fused into programs (every size, so the small test
+	// model fuses as much as DistilBERT-base would) take the same steps.
+	for _, k := range fusedKernels(base) {
+		kb := New(base, k)
+		kb.MinFusedSize = 1
+		got := run(kb)
+		if kb.Profile.ByOp["fused"] == 0 {
+			t.Errorf("%s: no fused programs ran", k.Name())
+		}
+		for i := range want {
+			if math.Abs(got[i]-want[i]) > 1e-4*math.Abs(want[i]) {
+				t.Errorf("%s, fused: step %d: loss %v, pure Go %v", k.Name(), i+1, got[i], want[i])
+			}
+		}
+	}
 	// Profiling op by op (one executable per op) computes the same.
 	pb := New(base, nil)
 	pb.ProfileOps = true

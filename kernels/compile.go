@@ -12,68 +12,139 @@ import (
 	"github.com/gomlx/compute/shapes"
 )
 
-// step is one unit of execution: a pure-Go segment or a matrix product.
+// step is one unit of execution: a pure-Go segment, a matrix product or a
+// fused element-wise program.
 type step struct {
-	name    string // "DotGeneral", an op name (when profiling ops) or "segment"
+	name    string // "DotGeneral", "fused", an op name (when profiling ops) or "segment"
 	inputs  []*node
 	outputs []*node
 	exe     compute.Executable // segment
 	dot     *DotSpec           // matrix product
+	fused   *Program           // element-wise program
 }
 
-// Compile cuts the recorded ops at each float32 DotGeneral and compiles the
-// pieces between them with the inner backend.
+// Compile cuts the recorded ops at each float32 DotGeneral and, when the
+// kernel fuses element-wise ops, around runs of them; the pieces between
+// are compiled with the inner backend.
+//
+// The walk keeps one fusion group open at a time. Ops that cannot join it
+// are set aside to run after it, and any op reading what they produce can
+// no longer join (it starts a new group once the set-aside ops ran), so the
+// steps stay in a valid order.
 func (b *Builder) Compile() (compute.Executable, error) {
 	f := b.main
 	if !f.done {
 		return nil, errors.New("Compile before Return")
 	}
 	ops := liveOps(f)
-	// Which step consumes each node last, to know segment outputs.
-	usedAfter := map[*node]int{} // node -> index of the last op using it
-	for i, o := range ops {
-		forNodes(o.args, func(n *node) { usedAfter[n] = i })
+	consumers := map[*node][]*op{}
+	for _, o := range ops {
+		forNodes(o.args, func(n *node) { consumers[n] = append(consumers[n], o) })
 	}
+	graphOutputs := map[*node]bool{}
 	for _, n := range f.outputs {
-		usedAfter[n] = len(ops)
+		graphOutputs[n] = true
 	}
+	_, fuses := b.backend.Kernel.(FusedKernel)
+	consts := scalarConstants(ops)
+	minSize := b.backend.MinFusedSize
+	if minSize == 0 {
+		minSize = MinFusedSize
+	}
+
 	var steps []*step
-	start := 0
-	segment := func(end int) error { // ops [start, end) as one pure-Go executable
-		if end > start {
-			s, err := b.segment(ops[start:end], end, usedAfter)
+	flush := func(list []*op) error { // as pure-Go segment(s)
+		if len(list) == 0 {
+			return nil
+		}
+		pieces := [][]*op{list}
+		if b.backend.ProfileOps { // one executable per op, so time can be told apart by op
+			pieces = nil
+			for _, o := range list {
+				pieces = append(pieces, []*op{o})
+			}
+		}
+		for _, piece := range pieces {
+			s, err := b.segment(piece, consumers, graphOutputs, len(steps))
 			if err != nil {
 				return err
 			}
 			if s != nil {
 				s.name = "segment"
-				if end-start == 1 {
-					s.name = ops[start].name
+				if len(piece) == 1 {
+					s.name = piece[0].name
 				}
 				steps = append(steps, s)
 			}
 		}
-		start = end
 		return nil
 	}
-	for i, o := range ops {
-		if isKernelDot(o) {
-			if err := segment(i); err != nil {
+	var pending, after []*op // pure-Go ops before the open group, and set aside after it
+	var g *fusion
+	blocked := map[*node]bool{} // produced by the ops set aside: the group may not read them
+	closeGroup := func() {
+		if g == nil {
+			return
+		}
+		prog, in, out := g.program(consumers, graphOutputs, consts)
+		steps = append(steps, &step{name: "fused", inputs: in, outputs: out, fused: prog})
+		g, pending, after, blocked = nil, after, nil, map[*node]bool{}
+	}
+	for _, o := range ops {
+		switch {
+		case isKernelDot(o):
+			closeGroup()
+			if err := flush(pending); err != nil {
 				return nil, err
 			}
+			pending = nil
 			steps = append(steps, dotStep(o))
-			start = i + 1
-		} else if b.backend.ProfileOps {
-			// One executable per op, so time can be told apart by op.
-			if err := segment(i + 1); err != nil {
+		case fuses && g != nil && fusible(o, g, blocked, consts, minSize):
+			g.add(o)
+		case fuses && fusible(o, nil, nil, consts, minSize):
+			closeGroup()
+			if err := flush(pending); err != nil {
 				return nil, err
 			}
+			pending = nil
+			g = &fusion{size: o.outputs[0].shape.Size(), members: map[*node]bool{}}
+			g.add(o)
+		case g != nil:
+			after = append(after, o)
+			for _, n := range o.outputs {
+				blocked[n] = true
+			}
+		default:
+			pending = append(pending, o)
 		}
 	}
-	if err := segment(len(ops)); err != nil {
+	closeGroup()
+	if err := flush(pending); err != nil {
 		return nil, err
 	}
 	return &Executable{b: b.backend, fn: f, steps: steps}, nil
+}
+
+func (g *fusion) add(o *op) {
+	g.ops = append(g.ops, o)
+	for _, n := range o.outputs {
+		g.members[n] = true
+	}
+}
+
+// scalarConstants maps the graph's one-element float32 constants to their
+// values: fused programs take them as immediates.
+func scalarConstants(ops []*op) map[*node]float32 {
+	c := map[*node]float32{}
+	for _, o := range ops {
+		if o.name != "Constant" || len(o.outputs) != 1 || o.outputs[0].shape.Size() != 1 {
+			continue
+		}
+		if v, ok := o.args[0].([]float32); ok && len(v) == 1 {
+			c[o.outputs[0]] = v[0]
+		}
+	}
+	return c
 }
 
 // liveOps drops ops whose results no output depends on (autodiff leaves
@@ -116,9 +187,10 @@ func forNodes(args []any, fn func(*node)) {
 }
 
 // segment replays ops into a new inner computation whose parameters are the
-// nodes the ops read from outside and whose outputs are the nodes read later.
-func (b *Builder) segment(ops []*op, end int, usedAfter map[*node]int) (*step, error) {
-	inner := b.backend.Backend.Builder(fmt.Sprintf("%s.segment%d", b.name, end))
+// nodes the ops read from outside and whose outputs are the nodes read by
+// other steps or returned.
+func (b *Builder) segment(ops []*op, consumers map[*node][]*op, graphOutputs map[*node]bool, index int) (*step, error) {
+	inner := b.backend.Backend.Builder(fmt.Sprintf("%s.segment%d", b.name, index))
 	fn := inner.Main()
 	produced := map[*node]bool{}
 	for _, o := range ops {
@@ -159,10 +231,14 @@ func (b *Builder) segment(ops []*op, end int, usedAfter map[*node]int) (*step, e
 			}
 		}
 	}
+	inSegment := map[*op]bool{}
+	for _, o := range ops {
+		inSegment[o] = true
+	}
 	var outs []compute.Value
 	for _, o := range ops {
 		for _, n := range o.outputs {
-			if usedAfter[n] >= end {
+			if graphOutputs[n] || slices.ContainsFunc(consumers[n], func(c *op) bool { return !inSegment[c] }) {
 				s.outputs = append(s.outputs, n)
 				outs = append(outs, vals[n])
 			}
@@ -241,10 +317,14 @@ func (e *Executable) Execute(inputs []compute.Buffer, _ []bool, device compute.D
 		var out []compute.Buffer
 		var err error
 		start := time.Now()
-		if s.dot != nil {
+		switch {
+		case s.dot != nil:
 			out, err = e.b.runDot(s.dot, in[0], in[1], device)
 			e.b.Profile.add(&e.b.Profile.Dot, s.name, start)
-		} else {
+		case s.fused != nil:
+			out, err = e.b.runFused(s.fused, in)
+			e.b.Profile.add(&e.b.Profile.Other, s.name, start)
+		default:
 			out, err = s.exe.Execute(in, make([]bool, len(in)), device)
 			e.b.Profile.add(&e.b.Profile.Other, s.name, start)
 		}

@@ -146,12 +146,22 @@ func (p *Plan) Run(gemm Gemm, lhs, rhs, out []float32, scratch *[]float32) {
 // Block sizes of Plan.Run: 256×256 float32 of B is 256 KB, within L2.
 const blockN, blockK = 256, 256
 
-// GemmKernel is a DotKernel over a Gemm primitive.
+// GemmKernel is the CPU kernel: matrix products through a Gemm primitive,
+// fused element-wise programs through an interpreter (Go's when nil).
 type GemmKernel struct {
-	Label   string
-	Gemm    Gemm
-	Inner   compute.Backend
-	scratch []float32
+	Label       string
+	Gemm        Gemm
+	Elementwise func(p *Program, inputs, outputs []any)
+	Inner       compute.Backend
+	scratch     []float32
+}
+
+func (g *GemmKernel) Fused(p *Program, in []compute.Buffer) ([]compute.Buffer, error) {
+	run := g.Elementwise
+	if run == nil {
+		run = (*Program).Interpret
+	}
+	return interpretOn(g.Inner, p, in, run)
 }
 
 func (g *GemmKernel) Name() string { return g.Label }

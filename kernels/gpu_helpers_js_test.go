@@ -10,3 +10,10 @@ func gpuKernel(inner compute.Backend) DotKernel {
 	}
 	return nil
 }
+
+func simdKernel(inner compute.Backend) DotKernel {
+	if g := SIMDGemm(); g != nil {
+		return &GemmKernel{Label: "WebAssembly SIMD", Gemm: g, Elementwise: SIMDElementwise(), Inner: inner}
+	}
+	return nil
+}

@@ -4,4 +4,5 @@ package kernels
 
 import "github.com/gomlx/compute"
 
-func gpuKernel(compute.Backend) DotKernel { return nil }
+func gpuKernel(compute.Backend) DotKernel  { return nil }
+func simdKernel(compute.Backend) DotKernel { return nil }
