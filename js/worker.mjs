@@ -14,11 +14,13 @@ async function start() {
   const readyPromise = new Promise((resolve) => (ready = resolve));
   const imports = { ...go.importObject, workers: { ready: () => ready() } };
   const { instance } = await WebAssembly.instantiateStreaming(fetch(new URL("../build/app.wasm", import.meta.url)), imports);
-  // The SIMD matrix kernel works in place on Go's memory; Go finds it as
-  // globalThis.webtuneGemm. Without SIMD support Go keeps its own matmul.
+  // The SIMD kernels (matrix product, fused element-wise programs) work in
+  // place on Go's memory; Go finds them as globalThis.webtuneGemm and
+  // webtuneFused. Without SIMD support Go keeps its own.
   try {
-    const kernel = await WebAssembly.instantiateStreaming(fetch(new URL("../build/gemm.wasm", import.meta.url)), { env: { memory: instance.exports.mem } });
+    const kernel = await WebAssembly.instantiateStreaming(fetch(new URL("../build/simd.wasm", import.meta.url)), { env: { memory: instance.exports.mem } });
     globalThis.webtuneGemm = kernel.instance.exports.gemm;
+    globalThis.webtuneFused = kernel.instance.exports.fused;
   } catch (e) {
     console.warn("WebAssembly SIMD kernel unavailable, matrix products stay in Go:", e);
   }

@@ -20,38 +20,38 @@ import (
 // runs in one pass (simd.wat's interpreter, WGSL generated from it) and Go
 // can always interpret (the fallback, and the tests' reference).
 
-// Opcode is one instruction of a fused Program. The numbers are shared with
-// kernels/simd/simd.wat.
+// Opcode is one instruction of a fused Program. The numbers (0, 1, 2, …
+// in this order) are shared with kernels/simd/simd.wat.
 type Opcode int32
 
 const (
-	OpLoad        Opcode = 0  // Dst ← input A (same index space)
-	OpLoadScalar  Opcode = 1  // Dst ← input A[0], broadcast
-	OpLoadPattern Opcode = 2  // Dst ← input A[((i/d1)%m1)*s1 + ((i/d2)%m2)*s2] (a broadcast)
-	OpLoadBool    Opcode = 3  // Dst ← input A (bool) as 0 or 1
-	OpConst       Opcode = 4  // Dst ← Imm
-	OpStore       Opcode = 5  // output A ← B
-	OpStoreBool   Opcode = 6  // output A (bool) ← B ≠ 0
-	OpAdd         Opcode = 10 // Dst ← A + B
-	OpSub         Opcode = 11
-	OpMul         Opcode = 12
-	OpDiv         Opcode = 13
-	OpMin         Opcode = 14
-	OpMax         Opcode = 15
-	OpNeg         Opcode = 20 // Dst ← -A
-	OpAbs         Opcode = 21
-	OpSqrt        Opcode = 22
-	OpRsqrt       Opcode = 23
-	OpExp         Opcode = 24
-	OpErf         Opcode = 25
-	OpSign        Opcode = 26
-	OpGE          Opcode = 30 // Dst ← A ≥ B ? 1 : 0
-	OpGT          Opcode = 31
-	OpLE          Opcode = 32
-	OpLT          Opcode = 33
-	OpEQ          Opcode = 34
-	OpNE          Opcode = 35
-	OpWhere       Opcode = 40 // Dst ← A ≠ 0 ? B : C
+	OpLoad        Opcode = iota // Dst ← input (same index space)
+	OpLoadScalar                // Dst ← input[0], broadcast
+	OpLoadPattern               // Dst ← input[((i/d1)%m1)*s1 + ((i/d2)%m2)*s2] (a broadcast)
+	OpLoadBool                  // Dst ← input (bool) as 0 or 1
+	OpConst                     // Dst ← Imm
+	OpStore                     // output ← B
+	OpStoreBool                 // output (bool) ← B ≠ 0
+	OpAdd                       // Dst ← A + B
+	OpSub
+	OpMul
+	OpDiv
+	OpMin
+	OpMax
+	OpNeg // Dst ← -A
+	OpAbs
+	OpSqrt
+	OpRsqrt
+	OpExp
+	OpErf
+	OpSign
+	OpGE // Dst ← A ≥ B ? 1 : 0
+	OpGT
+	OpLE
+	OpLT
+	OpEQ
+	OpNE
+	OpWhere // Dst ← A ≠ 0 ? B : C
 )
 
 var binaryOps = map[string]Opcode{"Add": OpAdd, "Sub": OpSub, "Mul": OpMul, "Div": OpDiv, "Min": OpMin, "Max": OpMax,

@@ -19,8 +19,8 @@ func fusedKernels(base compute.Backend) []DotKernel {
 	if k := simdKernel(base); k != nil {
 		ks = append(ks, k)
 	}
-	if g := gpuKernel(base); g != nil {
-		ks = append(ks, g)
+	if g, ok := gpuKernel(base).(FusedKernel); ok {
+		ks = append(ks, g.(DotKernel))
 	}
 	return ks
 }

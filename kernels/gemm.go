@@ -216,3 +216,13 @@ func flat32(b compute.Buffer, sh shapes.Shape) ([]float32, error) {
 	f := make([]float32, sh.Size())
 	return f, b.ToFlatData(f)
 }
+
+// NewSIMD is the CPU kernel on the WebAssembly SIMD primitives (matrix
+// products and fused element-wise programs), or nil where they are absent.
+func NewSIMD(inner compute.Backend) *GemmKernel {
+	g := SIMDGemm()
+	if g == nil {
+		return nil
+	}
+	return &GemmKernel{Label: "WebAssembly SIMD", Gemm: g, Elementwise: SIMDElementwise(), Inner: inner}
+}

@@ -12,8 +12,8 @@ func gpuKernel(inner compute.Backend) DotKernel {
 }
 
 func simdKernel(inner compute.Backend) DotKernel {
-	if g := SIMDGemm(); g != nil {
-		return &GemmKernel{Label: "WebAssembly SIMD", Gemm: g, Elementwise: SIMDElementwise(), Inner: inner}
+	if k := NewSIMD(inner); k != nil {
+		return k
 	}
 	return nil
 }

@@ -3,16 +3,19 @@
 package kernels
 
 import (
+	"math"
+	"runtime"
 	"syscall/js"
 	"unsafe"
 )
 
-// SIMDGemm returns the WebAssembly SIMD kernel (kernels/simd/gemm.wat) when
-// the host instantiated it on this program's memory and published its gemm
-// as globalThis.webtuneGemm (js/worker.mjs does; so does tools/wasmexec for
-// tests), or nil. The kernel reads and writes Go's slices in place: Go's
-// heap lives in the same linear memory and its collector does not move
-// objects, so a slice's address is valid for the duration of the call.
+// SIMDGemm returns the WebAssembly SIMD matrix kernel (gemm in
+// kernels/simd/simd.wat) when the host instantiated it on this program's
+// memory and published it as globalThis.webtuneGemm (js/worker.mjs does; so
+// does tools/wasmexec for tests), or nil. The kernel reads and writes Go's
+// slices in place: Go's heap lives in the same linear memory and its
+// collector does not move objects, so a slice's address is valid for the
+// duration of the call.
 func SIMDGemm() Gemm {
 	f := js.Global().Get("webtuneGemm")
 	if f.Type() != js.TypeFunction {
@@ -27,6 +30,53 @@ func SIMDGemm() Gemm {
 	}
 }
 
+// SIMDElementwise returns the SIMD interpreter of fused programs (fused in
+// simd.wat, published as globalThis.webtuneFused), or nil. Like the matrix
+// kernel it works on Go's slices in place.
+func SIMDElementwise() func(p *Program, inputs, outputs []any) {
+	f := js.Global().Get("webtuneFused")
+	if f.Type() != js.TypeFunction {
+		return nil
+	}
+	var regs []float32
+	return func(p *Program, inputs, outputs []any) {
+		if len(regs) < 256*p.Regs {
+			regs = make([]float32, 256*p.Regs)
+		}
+		code := make([]int32, 12*len(p.Code))
+		for i, in := range p.Code {
+			w := code[12*i : 12*i+12]
+			w[0], w[1], w[2], w[3], w[4] = int32(in.Op), int32(in.Dst), int32(in.A), int32(in.B), int32(in.C)
+			switch in.Op {
+			case OpLoad, OpLoadScalar, OpLoadPattern, OpLoadBool:
+				w[5] = int32(sliceAddr(inputs[in.Input]))
+			case OpStore, OpStoreBool:
+				w[5] = int32(sliceAddr(outputs[in.Input]))
+			case OpConst:
+				w[5] = int32(math.Float32bits(in.Imm))
+			}
+			for j, v := range in.Pattern {
+				w[6+j] = int32(v)
+			}
+		}
+		f.Invoke(uintptr(unsafe.Pointer(unsafe.SliceData(code))), len(p.Code), addr(regs, 0), p.Size)
+		runtime.KeepAlive(inputs)
+		runtime.KeepAlive(outputs)
+		runtime.KeepAlive(code)
+	}
+}
+
 func addr(s []float32, off int) int {
 	return int(uintptr(unsafe.Pointer(unsafe.SliceData(s))) + uintptr(off)*4)
+}
+
+// sliceAddr is the address of a []float32's or []bool's first element.
+func sliceAddr(s any) uintptr {
+	switch v := s.(type) {
+	case []float32:
+		return uintptr(unsafe.Pointer(unsafe.SliceData(v)))
+	case []bool:
+		return uintptr(unsafe.Pointer(unsafe.SliceData(v)))
+	}
+	panic("sliceAddr: not a []float32 or []bool")
 }

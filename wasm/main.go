@@ -51,7 +51,7 @@ func chooseKernels() (func(cpu compute.Backend) kernels.DotKernel, string) {
 	if pref.Type() == js.TypeString {
 		want = pref.String()
 	}
-	simd := kernels.SIMDGemm()
+	simd := kernels.SIMDGemm() != nil
 	var gpu *kernels.WebGPU
 	if want != "cpu" {
 		if probe, err := train.NewCPUBackend(); err == nil {
@@ -64,15 +64,13 @@ func chooseKernels() (func(cpu compute.Backend) kernels.DotKernel, string) {
 	case gpu != nil:
 		return func(cpu compute.Backend) kernels.DotKernel {
 			chain := kernels.Chain{gpu.With(cpu)}
-			if simd != nil {
-				chain = append(chain, &kernels.GemmKernel{Label: "WebAssembly SIMD", Gemm: simd, Inner: cpu})
+			if simd {
+				chain = append(chain, kernels.NewSIMD(cpu))
 			}
 			return chain
 		}, "WebGPU · " + gpu.Adapter
-	case simd != nil:
-		return func(cpu compute.Backend) kernels.DotKernel {
-			return &kernels.GemmKernel{Label: "WebAssembly SIMD", Gemm: simd, Inner: cpu}
-		}, "CPU · WebAssembly SIMD"
+	case simd:
+		return func(cpu compute.Backend) kernels.DotKernel { return kernels.NewSIMD(cpu) }, "CPU · WebAssembly SIMD"
 	}
 	return nil, "CPU · Go WebAssembly"
 }

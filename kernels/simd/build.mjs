@@ -1,5 +1,5 @@
-// Assembles gemm.wat into gemm.wasm with wabt (SIMD is a finished feature,
-// on by default). Usage: node build.mjs gemm.wat gemm.wasm
+// Assembles simd.wat into simd.wasm with wabt (SIMD is a finished feature,
+// on by default). Usage: node build.mjs simd.wat simd.wasm
 import { readFileSync, writeFileSync } from "node:fs";
 import wabtInit from "wabt";
 

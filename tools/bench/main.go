@@ -96,6 +96,7 @@ func main() {
 	skipPureGo := flag.Bool("skip-pure-go-matmul", false, "skip the (slow) pure-Go matmul rows")
 	stepBatch := flag.Int("step-batch", 2, "batch of the DistilBERT-base training step")
 	onlyMatmul := flag.Bool("only-matmul", false, "skip the training step")
+	onlyStep := flag.Bool("only-step", false, "skip the matmul rows")
 	flag.Parse()
 	rng := rand.New(rand.NewPCG(1, 1))
 	cpu, err := train.NewCPUBackend()
@@ -104,6 +105,9 @@ func main() {
 	}
 	simd := kernels.SIMDGemm()
 	for _, s := range matmuls {
+		if *onlyStep {
+			break
+		}
 		spec := s.spec()
 		lhs, rhs := randData(rng, spec.LHS.Size()), randData(rng, spec.RHS.Size())
 		out := make([]float32, spec.Output.Size())
@@ -153,23 +157,27 @@ func main() {
 		data.IDs = append(data.IDs, ids)
 		data.Labels = append(data.Labels, rng.IntN(2))
 	}
-	paths := []struct {
-		name    string
-		backend compute.Backend
-		prof    *kernels.Backend
-	}{{name: "GoMLX pure Go (" + runtime.GOARCH + ")", backend: cpu}}
+	// The paths: pure Go; SIMD products with the rest in pure Go; and SIMD
+	// products with the element-wise runs fused and interpreted in SIMD.
+	type path struct {
+		name   string
+		kernel func() kernels.DotKernel
+	}
+	paths := []path{{"GoMLX pure Go (" + runtime.GOARCH + ")", func() kernels.DotKernel { return nil }}}
 	if simd != nil {
-		kb := kernels.New(cpu, &kernels.GemmKernel{Label: "WebAssembly SIMD", Gemm: simd, Inner: cpu})
-		paths = append(paths, struct {
-			name    string
-			backend compute.Backend
-			prof    *kernels.Backend
-		}{"webtune SIMD (wasm)", kb, kb})
+		paths = append(paths,
+			path{"webtune SIMD products", func() kernels.DotKernel { return dotOnly{kernels.NewSIMD(cpu)} }},
+			path{"webtune SIMD products + fused", func() kernels.DotKernel { return kernels.NewSIMD(cpu) }})
 	}
 	for _, p := range paths {
+		kb := kernels.New(cpu, p.kernel())
+		var backend compute.Backend = kb
+		if p.kernel() == nil {
+			backend = cpu // the baseline is GoMLX's own backend, not ours around it
+		}
 		opts := train.Defaults()
 		opts.Batch, opts.MaxSteps, opts.ShuffleTrain = *stepBatch, 3, false
-		tr, err := train.New(p.backend, base, opts)
+		tr, err := train.New(backend, base, opts)
 		if err != nil {
 			panic(err)
 		}
@@ -177,8 +185,8 @@ func main() {
 		last := time.Now()
 		err = tr.Train(context.Background(), data, nil, func(train.Progress) {
 			times = append(times, time.Since(last))
-			if p.prof != nil && len(times) == 1 {
-				p.prof.Profile.Reset() // after the compiling first step
+			if len(times) == 1 {
+				kb.Profile.Reset() // after the compiling first step
 			}
 			last = time.Now()
 		})
@@ -187,29 +195,15 @@ func main() {
 		}
 		sec := (times[1] + times[2]).Seconds() / 2
 		r := result{Kind: "step", Path: p.name, Seconds: sec, Tokens: *stepBatch * 64}
-		if p.prof != nil {
-			r.DotSec, r.RestSec = p.prof.Profile.Dot.Seconds()/2, p.prof.Profile.Other.Seconds()/2
+		if backend != cpu {
+			r.DotSec, r.RestSec = kb.Profile.Dot.Seconds()/2, kb.Profile.Other.Seconds()/2
 		}
 		emit(r)
 	}
-	// Per-op profiles of the same step, before (pure-Go products) and after
-	// (SIMD products): every op compiled alone, so time splits by op.
-	for _, pp := range []struct {
-		name   string
-		kernel func() kernels.DotKernel
-	}{
-		{"GoMLX pure Go (" + runtime.GOARCH + ")", func() kernels.DotKernel { return nil }},
-		{"webtune SIMD (wasm)", func() kernels.DotKernel {
-			if simd == nil {
-				return nil
-			}
-			return &kernels.GemmKernel{Label: "WebAssembly SIMD", Gemm: simd, Inner: cpu}
-		}},
-	} {
-		if pp.name != paths[0].name && simd == nil {
-			continue
-		}
-		kb := kernels.New(cpu, pp.kernel())
+	// Per-op profiles of the same step on each path: every op (and every
+	// fused program) compiled alone, so time splits by op.
+	for _, p := range paths {
+		kb := kernels.New(cpu, p.kernel())
 		kb.ProfileOps = true
 		opts := train.Defaults()
 		opts.Batch, opts.MaxSteps, opts.ShuffleTrain = *stepBatch, 2, false
@@ -229,8 +223,11 @@ func main() {
 		for k, v := range kb.Profile.ByOp {
 			ops[k] = v.Seconds()
 		}
-		b, _ := json.Marshal(map[string]any{"kind": "profile", "path": pp.name, "ops": ops})
+		b, _ := json.Marshal(map[string]any{"kind": "profile", "path": p.name, "ops": ops})
 		fmt.Println(string(b))
 	}
 	os.Stdout.Sync()
 }
+
+// dotOnly hides a kernel's fused element-wise programs: products only.
+type dotOnly struct{ kernels.DotKernel }

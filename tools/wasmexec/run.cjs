@@ -1,6 +1,7 @@
 // Runs a GOOS=js test binary under Node like Go's wasm_exec_node.js, and
-// first instantiates kernels/simd/gemm.wasm on the Go instance's memory,
-// publishing its gemm as globalThis.webtuneGemm, and offers WebGPU through
+// first instantiates kernels/simd/simd.wasm on the Go instance's memory,
+// publishing its gemm and fused as globalThis.webtuneGemm and webtuneFused,
+// and offers WebGPU through
 // Dawn for Node (npm webgpu; on this machine the SwiftShader Vulkan driver)
 // as globalThis.webtuneInitGPU, as js/worker.mjs does in the browser.
 "use strict";
@@ -16,7 +17,7 @@ globalThis.crypto ??= require("crypto");
 
 const [wasmExec, binary, ...args] = process.argv.slice(2);
 require(wasmExec);
-const kernel = path.join(__dirname, "../../kernels/simd/gemm.wasm");
+const kernel = path.join(__dirname, "../../kernels/simd/simd.wasm");
 
 (async () => {
   const go = new Go();
@@ -27,6 +28,7 @@ const kernel = path.join(__dirname, "../../kernels/simd/gemm.wasm");
   if (fs.existsSync(kernel)) {
     const k = await WebAssembly.instantiate(fs.readFileSync(kernel), { env: { memory: instance.exports.mem } });
     globalThis.webtuneGemm = k.instance.exports.gemm;
+    globalThis.webtuneFused = k.instance.exports.fused;
   }
   try {
     const webgpu = require("webgpu");
