@@ -1,54 +1,106 @@
 // WebGPU glue for the Go program: a device, the matmul pipeline (WGSL from
-// kernels/webgpu, handed over by Go), and matmul(), which reads the operands
-// straight out of the Go program's memory and writes the product back into
-// it. Go awaits the returned Promise from a goroutine.
+// kernels/webgpu, handed over by Go), pipelines for fused element-wise
+// programs (WGSL that Go generates), and a table of GPU buffers that Go
+// refers to by number. Tensors stay on the GPU between Go's device steps:
+// Go uploads a value once (frozen weights once per training run), chains
+// dispatches on buffers already there, and reads back only what the CPU
+// needs. Everything is synchronous except download(), whose Promise Go
+// awaits from a goroutine; the queue keeps the dispatches in order.
 export async function initGPU(gpu, memory, wgsl) {
   const adapter = await gpu?.requestAdapter();
   if (!adapter) throw new Error("no WebGPU adapter");
-  // The default 128 MiB binding limit is too small for large embedding tables: ask for what the adapter has.
+  // The default 128 MiB binding limit is too small for large embedding
+  // tables, and 8 storage buffers too few for long fused programs: ask for
+  // what the adapter has.
   const requiredLimits = {
     maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
     maxBufferSize: adapter.limits.maxBufferSize,
+    maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,
   };
   const device = await adapter.requestDevice({ requiredLimits });
   let lost = "";
   device.lost.then((info) => { lost = `WebGPU device lost: ${info.message || info.reason}`; });
-  const module = device.createShaderModule({ code: wgsl });
-  const pipeline = await device.createComputePipelineAsync({ layout: "auto", compute: { module, entryPoint: "main" } });
+  device.addEventListener?.("uncapturederror", (e) => { lost ||= `WebGPU error: ${e.error?.message}`; });
+  const matmulPipeline = device.createComputePipeline({ layout: "auto", compute: { module: device.createShaderModule({ code: wgsl }), entryPoint: "main" } });
   const info = adapter.info ?? {};
   const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(" ") || "WebGPU adapter";
   const emulated = !!adapter.isFallbackAdapter || /swiftshader|llvmpipe/i.test(`${name} ${info.device ?? ""}`);
 
-  const storage = (floats) => device.createBuffer({ size: Math.max(16, Math.ceil((floats * 4) / 16) * 16), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
-
-  // matmul(aAddr, aLen, bAddr, bLen, cAddr, cLen, params: 16 u32 as in matmul.wgsl)
-  async function matmul(aAddr, aLen, bAddr, bLen, cAddr, cLen, params) {
-    if (lost) throw new Error(lost);
-    const a = storage(aLen), b = storage(bLen), c = storage(cLen);
-    device.queue.writeBuffer(a, 0, new Float32Array(memory.buffer, aAddr, aLen));
-    device.queue.writeBuffer(b, 0, new Float32Array(memory.buffer, bAddr, bLen));
-    const u = device.createBuffer({ size: 64, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    device.queue.writeBuffer(u, 0, new Uint32Array(params));
-    const read = device.createBuffer({ size: c.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    const bind = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [a, b, c, u].map((buffer, binding) => ({ binding, resource: { buffer } })) });
+  const buffers = new Map(); // number -> GPUBuffer
+  let next = 1;
+  const check = () => { if (lost) throw new Error(lost); };
+  function alloc(floats) {
+    check();
+    const b = device.createBuffer({ size: Math.max(16, Math.ceil((floats * 4) / 16) * 16), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
+    buffers.set(next, b);
+    return next++;
+  }
+  // upload copies floats from Go's memory into a new GPU buffer.
+  function upload(addr, floats) {
+    const id = alloc(floats);
+    device.queue.writeBuffer(buffers.get(id), 0, new Float32Array(memory.buffer, addr, floats));
+    return id;
+  }
+  // download copies a GPU buffer's first floats into Go's memory.
+  async function download(id, addr, floats) {
+    check();
+    const src = buffers.get(id);
+    const read = device.createBuffer({ size: Math.max(16, Math.ceil((floats * 4) / 16) * 16), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = device.createCommandEncoder();
+    enc.copyBufferToBuffer(src, 0, read, 0, read.size);
+    device.queue.submit([enc.finish()]);
+    try {
+      await read.mapAsync(GPUMapMode.READ);
+      check();
+      // A fresh view: Go's memory may have grown (and its buffer changed) meanwhile.
+      new Float32Array(memory.buffer, addr, floats).set(new Float32Array(read.getMappedRange(), 0, floats));
+      read.unmap();
+    } finally {
+      read.destroy();
+    }
+  }
+  function release(id) {
+    buffers.get(id)?.destroy();
+    buffers.delete(id);
+  }
+  function dispatch(pipeline, ids, uniform, x, y, z) {
+    check();
+    const entries = ids.map((id, binding) => ({ binding, resource: { buffer: buffers.get(id) } }));
+    let u;
+    if (uniform) {
+      u = device.createBuffer({ size: 64, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+      device.queue.writeBuffer(u, 0, new Uint32Array(uniform));
+      entries.push({ binding: ids.length, resource: { buffer: u } });
+    }
+    const bind = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bind);
-    const [M, N, , batch] = params;
-    pass.dispatchWorkgroups(Math.ceil(N / 64), Math.ceil(M / 32), batch); // 32×64 per workgroup, as in matmul.wgsl
+    pass.dispatchWorkgroups(x, y, z);
     pass.end();
-    enc.copyBufferToBuffer(c, 0, read, 0, c.size);
     device.queue.submit([enc.finish()]);
-    try {
-      await read.mapAsync(GPUMapMode.READ);
-      // A fresh view: Go's memory may have grown (and its buffer changed) meanwhile.
-      new Float32Array(memory.buffer, cAddr, cLen).set(new Float32Array(read.getMappedRange(), 0, cLen));
-      read.unmap();
-    } finally {
-      for (const x of [a, b, c, u, read]) x.destroy();
-    }
-    if (lost) throw new Error(lost);
+    u?.destroy(); // freed once the submitted work is done
   }
-  return { name, emulated, matmul };
+  // matmul(a, b, c, params: 16 u32 as in matmul.wgsl): c ← a·b, all on the GPU.
+  function matmul(a, b, c, params) {
+    const [M, N, , batch] = params;
+    dispatch(matmulPipeline, [a, b, c], params, Math.ceil(N / 64), Math.ceil(M / 32), batch); // 32×64 per workgroup
+  }
+  // fused(key, wgsl, inputs, outputs, size): one generated program over size
+  // elements, 256 per workgroup, rows of at most 65535 workgroups.
+  const programs = new Map(); // key -> pipeline
+  function fused(key, code, inputs, outputs, size) {
+    let p = programs.get(key);
+    if (!p) {
+      p = device.createComputePipeline({ layout: "auto", compute: { module: device.createShaderModule({ code }), entryPoint: "main" } });
+      programs.set(key, p);
+    }
+    const groups = Math.ceil(size / 256);
+    dispatch(p, [...inputs, ...outputs], null, Math.min(groups, 65535), Math.ceil(groups / 65535), 1);
+  }
+  return {
+    name, emulated, maxStorageBuffers: device.limits.maxStorageBuffersPerShaderStage,
+    alloc, upload, download, release, matmul, fused,
+  };
 }

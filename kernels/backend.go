@@ -103,6 +103,12 @@ func (b *Backend) Description() string {
 	return fmt.Sprintf("webtune: matrix products on %s, other ops on %s", k, b.Backend.Description())
 }
 
+// HasSharedBuffers is false when a device may keep copies of input
+// buffers between runs: GoMLX then never writes into a buffer in place.
+func (b *Backend) HasSharedBuffers() bool {
+	return deviceOf(b.Kernel) == nil && b.Backend.HasSharedBuffers()
+}
+
 // Builder starts recording a computation.
 func (b *Backend) Builder(name string) compute.Builder {
 	shadow := b.Backend.Builder(name + ".shadow")

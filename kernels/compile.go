@@ -46,6 +46,7 @@ func (b *Builder) Compile() (compute.Executable, error) {
 		graphOutputs[n] = true
 	}
 	_, fuses := b.backend.Kernel.(FusedKernel)
+	fuses = fuses || deviceOf(b.backend.Kernel) != nil
 	consts := scalarConstants(ops)
 	minSize := b.backend.MinFusedSize
 	if minSize == 0 {
@@ -122,7 +123,16 @@ func (b *Builder) Compile() (compute.Executable, error) {
 	if err := flush(pending); err != nil {
 		return nil, err
 	}
-	return &Executable{b: b.backend, fn: f, steps: steps}, nil
+	lastRead := map[*node]int{}
+	for i, s := range steps {
+		for _, n := range s.inputs {
+			lastRead[n] = i
+		}
+	}
+	for _, n := range f.outputs {
+		lastRead[n] = len(steps)
+	}
+	return &Executable{b: b.backend, fn: f, steps: steps, lastRead: lastRead}, nil
 }
 
 func (g *fusion) add(o *op) {
@@ -270,9 +280,10 @@ func dotStep(o *op) *step {
 
 // Executable runs the steps in order.
 type Executable struct {
-	b     *Backend
-	fn    *Function
-	steps []*step
+	b        *Backend
+	fn       *Function
+	steps    []*step
+	lastRead map[*node]int // the last step reading each value (the steps' count for outputs)
 }
 
 func (e *Executable) Finalize() {
@@ -299,40 +310,75 @@ func (e *Executable) Outputs() []shapes.Shape {
 	return sh
 }
 
-// Execute runs every step, feeding each the buffers it reads. Inputs are
-// never donated to the inner executables: they may be read by later steps.
+// Execute runs every step, feeding each the values it reads. Inputs are
+// never donated to the inner executables: later steps (and later runs, for
+// values a device keeps) may read them. With a device, products and fused
+// programs run there; if the device fails, the whole run starts again on
+// the host.
 func (e *Executable) Execute(inputs []compute.Buffer, _ []bool, device compute.DeviceNum) ([]compute.Buffer, error) {
 	if len(inputs) != len(e.fn.params) {
 		return nil, fmt.Errorf("%s backend: %d inputs for %d parameters", BackendName, len(inputs), len(e.fn.params))
 	}
-	env := map[*node]compute.Buffer{}
-	for i, p := range e.fn.params {
-		env[p] = unwrap(inputs[i])
+	if dev := deviceOf(e.b.Kernel); dev != nil {
+		out, err := e.run(inputs, dev, device)
+		if !errors.Is(err, ErrDeviceLost) {
+			return out, err
+		}
 	}
-	for _, s := range e.steps {
-		in := make([]compute.Buffer, len(s.inputs))
-		for i, n := range s.inputs {
-			in[i] = env[n]
-		}
-		var out []compute.Buffer
-		var err error
+	return e.run(inputs, nil, device)
+}
+
+func (e *Executable) run(inputs []compute.Buffer, dev Device, device compute.DeviceNum) ([]compute.Buffer, error) {
+	v := &values{dev: dev, host: map[*node]compute.Buffer{}, device: map[*node]Tensor{}, input: map[*node]bool{}}
+	for i, p := range e.fn.params {
+		v.host[p] = inputs[i]
+		v.input[p] = true
+	}
+	if dev != nil {
+		defer v.releaseAll()
+	}
+	for si, s := range e.steps {
 		start := time.Now()
-		switch {
-		case s.dot != nil:
-			out, err = e.b.runDot(s.dot, in[0], in[1], device)
-			e.b.Profile.add(&e.b.Profile.Dot, s.name, start)
-		case s.fused != nil:
-			out, err = e.b.runFused(s.fused, in)
-			e.b.Profile.add(&e.b.Profile.Other, s.name, start)
-		default:
-			out, err = s.exe.Execute(in, make([]bool, len(in)), device)
-			e.b.Profile.add(&e.b.Profile.Other, s.name, start)
-		}
+		done, err := v.runOnDevice(s)
 		if err != nil {
 			return nil, err
 		}
-		for i, n := range s.outputs {
-			env[n] = out[i]
+		if done {
+			if s.dot != nil {
+				e.b.Profile.add(&e.b.Profile.Dot, s.name, start)
+			} else {
+				e.b.Profile.add(&e.b.Profile.Other, s.name, start)
+			}
+		} else {
+			in := make([]compute.Buffer, len(s.inputs))
+			for i, n := range s.inputs {
+				if in[i], err = v.onHost(n); err != nil {
+					return nil, err
+				}
+				in[i] = unwrap(in[i])
+			}
+			start = time.Now() // downloads count to the device step that produced them
+			var out []compute.Buffer
+			switch {
+			case s.dot != nil:
+				out, err = e.b.runDot(s.dot, in[0], in[1], device)
+				e.b.Profile.add(&e.b.Profile.Dot, s.name, start)
+			case s.fused != nil:
+				out, err = e.b.runFused(s.fused, in)
+				e.b.Profile.add(&e.b.Profile.Other, s.name, start)
+			default:
+				out, err = s.exe.Execute(in, make([]bool, len(in)), device)
+				e.b.Profile.add(&e.b.Profile.Other, s.name, start)
+			}
+			if err != nil {
+				return nil, err
+			}
+			for i, n := range s.outputs {
+				v.host[n] = out[i]
+			}
+		}
+		if dev != nil {
+			v.release(s.inputs, e.lastRead, si)
 		}
 	}
 	// Each output becomes a tensor that frees its buffer: an output that is
@@ -343,9 +389,12 @@ func (e *Executable) Execute(inputs []compute.Buffer, _ []bool, device compute.D
 	}
 	outs := make([]compute.Buffer, len(e.fn.outputs))
 	for i, n := range e.fn.outputs {
-		buf := env[n]
+		buf, err := v.onHost(n)
+		if err != nil {
+			return nil, err
+		}
+		buf = unwrap(buf)
 		if owned[buf] {
-			var err error
 			if buf, err = e.b.clone(buf, n.shape); err != nil {
 				return nil, err
 			}

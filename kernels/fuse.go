@@ -27,7 +27,7 @@ type Opcode int32
 const (
 	OpLoad        Opcode = iota // Dst ← input (same index space)
 	OpLoadScalar                // Dst ← input[0], broadcast
-	OpLoadPattern               // Dst ← input[((i/d1)%m1)*s1 + ((i/d2)%m2)*s2] (a broadcast)
+	OpLoadPattern               // Dst ← input[Pattern.index(i)] (a broadcast or a transpose)
 	OpLoadBool                  // Dst ← input (bool) as 0 or 1
 	OpConst                     // Dst ← Imm
 	OpStore                     // output ← B
@@ -67,8 +67,8 @@ type Instr struct {
 	Dst, A, B int
 	C         int
 	Imm       float32
-	Pattern   [6]int // d1, m1, s1, d2, m2, s2 of OpLoadPattern
-	Input     int    // OpLoad*: which input; OpStore*: which output
+	Pattern   Pattern // of OpLoadPattern
+	Input     int     // OpLoad*: which input; OpStore*: which output
 }
 
 // Program is a fused run of element-wise ops.
@@ -150,6 +150,13 @@ func fusible(o *op, g *fusion, blocked map[*node]bool, consts map[*node]float32,
 		return out.DType == dtypes.Float32 && (from == dtypes.Float32 || from == dtypes.Bool) && readable(args[0], from == dtypes.Bool)
 	case o.name == "Reshape":
 		return out.DType == dtypes.Float32 && args[0].shape.DType == dtypes.Float32 && readable(args[0], false)
+	case o.name == "Transpose":
+		x := args[0]
+		if inGroup(x) || blocked[x] || x.shape.DType != dtypes.Float32 {
+			return false
+		}
+		_, ok := transposePattern(x.shape, out, o.args[1].([]int))
+		return ok
 	case o.name == "BroadcastInDim":
 		x := args[0]
 		if _, ok := consts[x]; ok {
@@ -178,55 +185,83 @@ func identityAxes(rank int) []int {
 	return axes
 }
 
-// broadcastPattern expresses the broadcast of x (its axis i becoming the
-// output's axis axes[i]) as a load pattern over the output's flat index: at
-// most two runs of kept axes (the rest are repeated), as
-// ((i/d1)%m1)*s1 + ((i/d2)%m2)*s2.
-func broadcastPattern(x, out shapes.Shape, axes []int) ([6]int, bool) {
-	var pat [6]int
-	if len(axes) != x.Rank() {
-		return pat, false
-	}
-	kept := make([]bool, out.Rank())
-	xStride := map[int]int{} // output axis -> x's element stride
-	st := rowMajorStrides(x)
-	for i, a := range axes {
-		if a < 0 || a >= out.Rank() {
-			return pat, false
-		}
-		if x.Dimensions[i] == out.Dimensions[a] && x.Dimensions[i] != 1 {
-			kept[a] = true
-			xStride[a] = st[i]
-		} else if x.Dimensions[i] != 1 {
-			return pat, false
-		}
-	}
+// Pattern is a load's index map over the program's flat index i: the sum
+// over its four runs of ((i/div)%mod)*mul. One run per group of output axes
+// that are consecutive in the operand too; a repeated (broadcast) axis has
+// no run. Unused runs are {1, 1, 0}.
+type Pattern [12]int
+
+var noPattern = Pattern{1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 0}
+
+// index is the operand index that element i reads.
+func (q *Pattern) index(i int) int {
+	return ((i/q[0])%q[1])*q[2] + ((i/q[3])%q[4])*q[5] + ((i/q[6])%q[7])*q[8] + ((i/q[9])%q[10])*q[11]
+}
+
+// gatherPattern builds the pattern of a load where output axis a reads the
+// operand with element stride mul[a] (0: repeated).
+func gatherPattern(out shapes.Shape, mul []int) (Pattern, bool) {
 	type run struct{ div, mod, mul int }
 	var runs []run
 	outSt := rowMajorStrides(out)
 	for a := out.Rank() - 1; a >= 0; a-- {
-		if !kept[a] {
+		if mul[a] == 0 || out.Dimensions[a] == 1 {
 			continue
 		}
 		if len(runs) > 0 {
 			r := &runs[len(runs)-1]
 			// Axis a continues the run when it is the next-outer axis of
-			// both the output and x.
-			if r.div*r.mod == outSt[a] && r.mul*r.mod == xStride[a] {
+			// both the output and the operand.
+			if r.div*r.mod == outSt[a] && r.mul*r.mod == mul[a] {
 				r.mod *= out.Dimensions[a]
 				continue
 			}
 		}
-		runs = append(runs, run{div: outSt[a], mod: out.Dimensions[a], mul: xStride[a]})
+		runs = append(runs, run{div: outSt[a], mod: out.Dimensions[a], mul: mul[a]})
 	}
-	if len(runs) > 2 {
+	pat := noPattern
+	if len(runs) > 4 {
 		return pat, false
 	}
-	pat = [6]int{1, 1, 0, 1, 1, 0}
 	for i, r := range runs {
 		pat[3*i], pat[3*i+1], pat[3*i+2] = r.div, r.mod, r.mul
 	}
 	return pat, true
+}
+
+// broadcastPattern is the pattern of BroadcastInDim(x, out, axes): x's axis
+// i becomes the output's axis axes[i].
+func broadcastPattern(x, out shapes.Shape, axes []int) (Pattern, bool) {
+	if len(axes) != x.Rank() {
+		return noPattern, false
+	}
+	mul := make([]int, out.Rank())
+	st := rowMajorStrides(x)
+	for i, a := range axes {
+		if a < 0 || a >= out.Rank() {
+			return noPattern, false
+		}
+		if x.Dimensions[i] == out.Dimensions[a] && x.Dimensions[i] != 1 {
+			mul[a] = st[i]
+		} else if x.Dimensions[i] != 1 {
+			return noPattern, false
+		}
+	}
+	return gatherPattern(out, mul)
+}
+
+// transposePattern is the pattern of Transpose(x, perm): output axis a is
+// x's axis perm[a].
+func transposePattern(x, out shapes.Shape, perm []int) (Pattern, bool) {
+	if len(perm) != x.Rank() || out.Rank() != x.Rank() {
+		return noPattern, false
+	}
+	st := rowMajorStrides(x)
+	mul := make([]int, out.Rank())
+	for a, p := range perm {
+		mul[a] = st[p]
+	}
+	return gatherPattern(out, mul)
 }
 
 // program compiles a group into code. Its inputs are the nodes it loads,
@@ -281,14 +316,14 @@ func (g *fusion) program(consumers map[*node][]*op, graphOutputs map[*node]bool,
 		return len(inputs) - 1
 	}
 	// broadcast loads x along a pattern into a fresh register.
-	broadcast := func(x *node, pat [6]int) int {
+	broadcast := func(x *node, pat Pattern) int {
 		if v, ok := consts[x]; ok {
 			return emit(Instr{Op: OpConst, Imm: v})
 		}
 		switch pat {
-		case [6]int{1, g.size, 1, 1, 1, 0}:
+		case Pattern{1, g.size, 1, 1, 1, 0, 1, 1, 0, 1, 1, 0}:
 			return emit(Instr{Op: OpLoad, Input: inputIndex(x)})
-		case [6]int{1, 1, 0, 1, 1, 0}:
+		case noPattern:
 			return emit(Instr{Op: OpLoadScalar, Input: inputIndex(x)})
 		}
 		return emit(Instr{Op: OpLoadPattern, Input: inputIndex(x), Pattern: pat})
@@ -322,10 +357,13 @@ func (g *fusion) program(consumers map[*node][]*op, graphOutputs map[*node]bool,
 		args := nodeArgs(o)
 		switch {
 		case o.name == "BroadcastInDim":
-			pat := [6]int{1, 1, 0, 1, 1, 0}
+			pat := noPattern
 			if _, isConst := consts[args[0]]; !isConst {
 				pat, _ = broadcastPattern(args[0].shape, out.shape, o.args[2].([]int))
 			}
+			setReg(out, broadcast(args[0], pat))
+		case o.name == "Transpose":
+			pat, _ := transposePattern(args[0].shape, out.shape, o.args[1].([]int))
 			setReg(out, broadcast(args[0], pat))
 		case o.name == "Reshape" || o.name == "Identity" || o.name == "ConvertDType":
 			setReg(out, operand(args[0], out.shape)) // the same values
@@ -394,10 +432,9 @@ func (p *Program) Interpret(inputs, outputs []any) {
 					d[j] = v
 				}
 			case OpLoadPattern:
-				x, q := inputs[in.Input].([]float32), in.Pattern
+				x := inputs[in.Input].([]float32)
 				for j := range d {
-					i := i0 + j
-					d[j] = x[((i/q[0])%q[1])*q[2]+((i/q[3])%q[4])*q[5]]
+					d[j] = x[in.Pattern.index(i0+j)]
 				}
 			case OpLoadBool:
 				for j, v := range inputs[in.Input].([]bool)[i0 : i0+n] {

@@ -19,8 +19,8 @@ func fusedKernels(base compute.Backend) []DotKernel {
 	if k := simdKernel(base); k != nil {
 		ks = append(ks, k)
 	}
-	if g, ok := gpuKernel(base).(FusedKernel); ok {
-		ks = append(ks, g.(DotKernel))
+	if g := gpuKernel(base); g != nil {
+		ks = append(ks, g)
 	}
 	return ks
 }
@@ -67,6 +67,10 @@ func TestFusedOps(t *testing.T) {
 			y := graph.Where(keep, graph.Div(x, graph.Scalar(g, dtypes.Float32, 0.9)), graph.ZerosLike(x))
 			z := graph.Add(graph.Max(y, graph.Neg(x)), graph.Min(graph.Sign(x), graph.Sqrt(graph.Abs(x))))
 			return []*graph.Node{y, z, graph.LessThan(x, stat), graph.ConvertDType(keep, dtypes.Float32)}
+		}},
+		{"attention transposes", func(x, _, _, _ *graph.Node) []*graph.Node {
+			y := graph.Mul(graph.TransposeAllDims(x, 0, 2, 1, 3), graph.Scalar(x.Graph(), dtypes.Float32, 0.125))
+			return []*graph.Node{graph.Add(y, graph.TransposeAllDims(graph.Exp(x), 0, 2, 1, 3)), graph.TransposeAllDims(x, 3, 1, 0, 2)}
 		}},
 		{"reshape inside a run", func(x, row, _, _ *graph.Node) []*graph.Node {
 			y := graph.Reshape(graph.Mul(x, x), B*H, T*D)
@@ -128,7 +132,8 @@ func TestBroadcastPattern(t *testing.T) {
 		{[]int{5}, []int{3, 5, 7}, []int{1}, true},
 		{[]int{3, 7}, []int{3, 5, 7}, []int{0, 2}, true},
 		{[]int{}, []int{4, 4}, []int{}, true},
-		{[]int{2, 3, 4}, []int{2, 5, 3, 6, 4}, []int{0, 2, 4}, false}, // three runs
+		{[]int{2, 3, 4}, []int{2, 5, 3, 6, 4}, []int{0, 2, 4}, true},                          // three runs
+		{[]int{2, 3, 4, 5, 6}, []int{2, 7, 3, 7, 4, 7, 5, 7, 6}, []int{0, 2, 4, 6, 8}, false}, // five runs
 	}
 	for _, c := range cases {
 		in, out := shapesOf(c.in), shapesOf(c.out)
@@ -148,7 +153,7 @@ func TestBroadcastPattern(t *testing.T) {
 					want += (i / outSt[a] % out.Dimensions[a]) * inSt[k]
 				}
 			}
-			if got := ((i/pat[0])%pat[1])*pat[2] + ((i/pat[3])%pat[4])*pat[5]; got != want {
+			if got := pat.index(i); got != want {
 				t.Fatalf("%v -> %v axes %v: index %d reads %d, want %d (pattern %v)", c.in, c.out, c.axes, i, got, want, pat)
 			}
 		}

@@ -43,9 +43,9 @@ func SIMDElementwise() func(p *Program, inputs, outputs []any) {
 		if len(regs) < 256*p.Regs {
 			regs = make([]float32, 256*p.Regs)
 		}
-		code := make([]int32, 12*len(p.Code))
+		code := make([]int32, 18*len(p.Code))
 		for i, in := range p.Code {
-			w := code[12*i : 12*i+12]
+			w := code[18*i : 18*i+18]
 			w[0], w[1], w[2], w[3], w[4] = int32(in.Op), int32(in.Dst), int32(in.A), int32(in.B), int32(in.C)
 			switch in.Op {
 			case OpLoad, OpLoadScalar, OpLoadPattern, OpLoadBool:

@@ -6,17 +6,24 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"syscall/js"
+	"weak"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/shapes"
 )
 
 //go:embed webgpu/matmul.wgsl
 var matmulWGSL string
 
-// WebGPU is a DotKernel that runs products as WGSL compute shaders
-// (kernels/webgpu/matmul.wgsl) through js/gpu.mjs. Once the device is lost
-// it declines every product, so they fall to the next kernel of a Chain.
+// WebGPU runs products as WGSL compute shaders (kernels/webgpu/matmul.wgsl)
+// and fused element-wise programs as WGSL generated from them, through
+// js/gpu.mjs. It is a Device: values stay on the GPU between its steps and
+// the executable's unchanging inputs (frozen weights) are uploaded once.
+// Once the device is lost it declines everything, so the next kernel of a
+// Chain (and the host) takes over.
 type WebGPU struct {
 	*device
 	inner compute.Backend
@@ -24,10 +31,28 @@ type WebGPU struct {
 
 // device is the one WebGPU device, shared by the kernels of every run.
 type device struct {
-	Adapter  string // the adapter's name
-	Emulated bool   // a CPU-emulated adapter (SwiftShader): slower than SIMD
-	Lost     error  // set when the device is lost
-	gpu      js.Value
+	Adapter    string // the adapter's name
+	Emulated   bool   // a CPU-emulated adapter (SwiftShader): slower than SIMD
+	Lost       error  // set when the device is lost
+	gpu        js.Value
+	maxBuffers int
+
+	mu    sync.Mutex
+	kept  map[weak.Pointer[buffer]]*gpuTensor // uploaded executable inputs, by host buffer
+	Stats GPUStats
+}
+
+// GPUStats counts the traffic between host and GPU.
+type GPUStats struct {
+	Uploads, UploadedBytes     int
+	Kept                       int // uploads avoided: the input was already on the GPU
+	Downloads, DownloadedBytes int
+}
+
+// gpuTensor is a GPU buffer (js/gpu.mjs's number for it).
+type gpuTensor struct {
+	id   int
+	kept bool // owned by the cache of uploaded inputs, not by one run
 }
 
 // With returns the kernel for another inner backend, on the same device.
@@ -45,13 +70,158 @@ func NewWebGPU(inner compute.Backend) (*WebGPU, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &WebGPU{device: &device{Adapter: gpu.Get("name").String(), Emulated: gpu.Get("emulated").Bool(), gpu: gpu}, inner: inner}, nil
+	d := &device{Adapter: gpu.Get("name").String(), Emulated: gpu.Get("emulated").Bool(), gpu: gpu,
+		maxBuffers: gpu.Get("maxStorageBuffers").Int(), kept: map[weak.Pointer[buffer]]*gpuTensor{}}
+	return &WebGPU{device: d, inner: inner}, nil
 }
 
 func (g *WebGPU) Name() string { return "WebGPU (" + g.Adapter + ")" }
 
+// call runs a synchronous gpu.mjs function, turning a thrown error (a lost
+// device) into ErrDeviceLost.
+func (d *device) call(name string, args ...any) (v js.Value, err error) {
+	if d.Lost != nil {
+		return js.Undefined(), d.Lost
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			d.Lost = fmt.Errorf("%w: WebGPU: %v", ErrDeviceLost, r)
+			err = d.Lost
+		}
+	}()
+	return d.gpu.Call(name, args...), nil
+}
+
+func (g *WebGPU) CanDot(s *DotSpec) bool {
+	p, ok := NewPlan(s)
+	return ok && g.Lost == nil && p.M*p.N*p.K > 0
+}
+
+func (g *WebGPU) CanFuse(p *Program) bool {
+	_, ok := p.WGSL()
+	return ok && g.Lost == nil && len(p.Inputs)+len(p.Outputs) <= g.maxBuffers
+}
+
+func (g *WebGPU) Upload(x compute.Buffer, sh shapes.Shape, input bool) (Tensor, error) {
+	w, isOurs := x.(*buffer)
+	keep := input && isOurs
+	if keep {
+		g.mu.Lock()
+		t := g.kept[weak.Make(w)]
+		if t != nil {
+			g.Stats.Kept++
+		}
+		g.mu.Unlock()
+		if t != nil {
+			return t, nil
+		}
+	}
+	flat, err := flat32(x, sh)
+	if err != nil {
+		return nil, err
+	}
+	id, err := g.call("upload", addr(flat, 0), len(flat))
+	if err != nil {
+		return nil, err
+	}
+	t := &gpuTensor{id: id.Int(), kept: keep}
+	g.mu.Lock()
+	g.Stats.Uploads++
+	g.Stats.UploadedBytes += 4 * len(flat)
+	if keep {
+		key := weak.Make(w)
+		g.kept[key] = t
+		// When the host buffer is gone, so is the reason to keep the copy.
+		runtime.AddCleanup(w, func(id int) {
+			g.mu.Lock()
+			delete(g.kept, key)
+			g.mu.Unlock()
+			g.call("release", id)
+		}, t.id)
+	}
+	g.mu.Unlock()
+	return t, nil
+}
+
+func (g *WebGPU) Download(t Tensor, sh shapes.Shape) (compute.Buffer, error) {
+	buf, flat, err := g.inner.NewSharedBuffer(0, sh)
+	if err != nil {
+		return nil, err
+	}
+	out := flat.([]float32)[:sh.Size()]
+	p, err := g.call("download", t.(*gpuTensor).id, addr(out, 0), len(out))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := await(p); err != nil {
+		g.Lost = fmt.Errorf("%w: %v", ErrDeviceLost, err)
+		return nil, g.Lost
+	}
+	g.mu.Lock()
+	g.Stats.Downloads++
+	g.Stats.DownloadedBytes += 4 * len(out)
+	g.mu.Unlock()
+	return buf, nil
+}
+
+func (g *WebGPU) Release(t Tensor) {
+	if gt := t.(*gpuTensor); !gt.kept {
+		g.call("release", gt.id)
+	}
+}
+
+func (g *WebGPU) alloc(floats int) (*gpuTensor, error) {
+	id, err := g.call("alloc", floats)
+	if err != nil {
+		return nil, err
+	}
+	return &gpuTensor{id: id.Int()}, nil
+}
+
+func (g *WebGPU) Dot(s *DotSpec, lhs, rhs Tensor) (Tensor, error) {
+	p, _ := NewPlan(s)
+	c, err := g.alloc(p.Batch * p.M * p.N)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := g.call("matmul", lhs.(*gpuTensor).id, rhs.(*gpuTensor).id, c.id, matmulParams(p)); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (g *WebGPU) Fused(p *Program, in []Tensor) ([]Tensor, error) {
+	code, _ := p.WGSL()
+	ins := make([]any, len(in))
+	for i, t := range in {
+		ins[i] = t.(*gpuTensor).id
+	}
+	outs := make([]Tensor, len(p.Outputs))
+	outIDs := make([]any, len(p.Outputs))
+	for i, sh := range p.Outputs {
+		t, err := g.alloc(sh.Size())
+		if err != nil {
+			return nil, err
+		}
+		outs[i], outIDs[i] = t, t.id
+	}
+	if _, err := g.call("fused", p.Key, code, js.ValueOf(ins), js.ValueOf(outIDs), p.Size); err != nil {
+		return nil, err
+	}
+	return outs, nil
+}
+
+func matmulParams(p *Plan) js.Value {
+	return js.Global().Get("Array").New(p.M, p.N, p.K, p.Batch,
+		0, p.ldar, p.ldac, p.aBatch,
+		0, p.bK, p.bN, p.bBatch,
+		0, p.N, p.M*p.N, 0)
+}
+
+// DotGeneral runs one product with a round trip (upload, dispatch,
+// download): for callers outside an executable's device steps.
 func (g *WebGPU) DotGeneral(s *DotSpec, lhsBuf, rhsBuf compute.Buffer) (compute.Buffer, error) {
-	if g.Lost != nil {
+	if !g.CanDot(s) {
 		return nil, compute.ErrNotImplemented
 	}
 	op, err := prepare(g.inner, s, lhsBuf, rhsBuf)
@@ -59,22 +229,41 @@ func (g *WebGPU) DotGeneral(s *DotSpec, lhsBuf, rhsBuf compute.Buffer) (compute.
 		return nil, err
 	}
 	if err := g.Run(op.plan, op.lhs, op.rhs, op.out); err != nil {
-		g.Lost = err
 		return nil, fmt.Errorf("%w: %v", compute.ErrNotImplemented, err) // the next kernel takes over
 	}
 	return op.buf, nil
 }
 
 // Run computes a plan on the GPU into out ([batch, M, N]), reading and
-// writing the slices in place in the Go program's memory.
+// writing the slices in the Go program's memory.
 func (g *WebGPU) Run(p *Plan, lhs, rhs, out []float32) error {
-	params := []any{p.M, p.N, p.K, p.Batch,
-		0, p.ldar, p.ldac, p.aBatch,
-		0, p.bK, p.bN, p.bBatch,
-		0, p.N, p.M * p.N, 0}
-	arr := js.Global().Get("Array").New(params...)
-	_, err := await(g.gpu.Call("matmul", addr(lhs, 0), len(lhs), addr(rhs, 0), len(rhs), addr(out, 0), len(out), arr))
-	return err
+	a, err := g.call("upload", addr(lhs, 0), len(lhs))
+	if err != nil {
+		return err
+	}
+	defer g.call("release", a.Int())
+	b, err := g.call("upload", addr(rhs, 0), len(rhs))
+	if err != nil {
+		return err
+	}
+	defer g.call("release", b.Int())
+	c, err := g.alloc(len(out))
+	if err != nil {
+		return err
+	}
+	defer g.Release(c)
+	if _, err := g.call("matmul", a.Int(), b.Int(), c.id, matmulParams(p)); err != nil {
+		return err
+	}
+	pr, err := g.call("download", c.id, addr(out, 0), len(out))
+	if err != nil {
+		return err
+	}
+	if _, err := await(pr); err != nil {
+		g.Lost = fmt.Errorf("%w: %v", ErrDeviceLost, err)
+		return g.Lost
+	}
+	return nil
 }
 
 // await blocks the calling goroutine (never a js.FuncOf handler) until a

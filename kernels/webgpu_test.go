@@ -3,9 +3,14 @@
 package kernels
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/webtune/webtune/internal/testpaths"
+	"github.com/webtune/webtune/model/checkpoint"
+	"github.com/webtune/webtune/model/train"
 )
 
 // The WGSL matmul on every layout, outputs poisoned first, against the
@@ -34,6 +39,57 @@ func TestWebGPUMatmul(t *testing.T) {
 		}
 		if rel := relErr(out, ReferenceDot(s, lhs, rhs)); !(rel <= 1e-5) {
 			t.Errorf("%s: relative error %.2e", c.name, rel)
+		}
+	}
+}
+
+// Through the WebGPU device, a training run uploads the frozen weights once:
+// from the second step on, every product reads them from the GPU (and the
+// losses are those of the pure-Go backend: TestTrainingStepMatchesPureGo).
+// Values passed between GPU steps stay there: fewer downloads than GPU steps.
+func TestWebGPUKeepsWeights(t *testing.T) {
+	base := inner(t)
+	g, err := NewWebGPU(base)
+	if err != nil {
+		t.Skip("no WebGPU: ", err)
+	}
+	m, err := checkpoint.Load(checkpoint.Dir(testpaths.TinyModel(t)), "tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	frozen := 6 * m.Config.NLayers // q, k, v, out, lin1, lin2 of each layer
+	data := &train.Encoded{}
+	for i := range 24 {
+		data.IDs = append(data.IDs, []int32{101, int32(2000 + i), int32(3000 + 7*i), 102})
+		data.Labels = append(data.Labels, i%2)
+	}
+	kb := New(base, g)
+	opts := train.Defaults()
+	opts.MaxSteps, opts.Batch = 3, 8
+	tr, err := train.New(kb, m, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stats []GPUStats
+	var dots []int
+	if err := tr.Train(context.Background(), data, nil, func(train.Progress) {
+		stats = append(stats, g.Stats)
+		dots = append(dots, kb.Profile.Dots)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for s := 1; s < len(stats); s++ {
+		kept := stats[s].Kept - stats[s-1].Kept
+		downloads := stats[s].Downloads - stats[s-1].Downloads
+		products := dots[s] - dots[s-1]
+		t.Logf("step %d: %d products on the GPU, %d uploads avoided, %d uploads (%d KB), %d downloads (%d KB)", s+1, products, kept,
+			stats[s].Uploads-stats[s-1].Uploads, (stats[s].UploadedBytes-stats[s-1].UploadedBytes)/1024,
+			downloads, (stats[s].DownloadedBytes-stats[s-1].DownloadedBytes)/1024)
+		if kept < frozen {
+			t.Errorf("step %d: %d inputs read from the GPU, want at least the %d frozen weight matrices", s+1, kept, frozen)
+		}
+		if products == 0 || downloads >= products {
+			t.Errorf("step %d: %d downloads for %d products", s+1, downloads, products)
 		}
 	}
 }

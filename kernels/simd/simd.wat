@@ -142,16 +142,16 @@
   ;; ---------------------------------------------------------------------
   ;; fused: runs a fused element-wise program (kernels/fuse.go) over $size
   ;; elements, a block of 256 at a time. Registers are 1 KB blocks at $regs
-  ;; (register r at $regs + r*1024). The code is 12 i32 words an instruction:
-  ;;   op, dst, a, b, c, addr, d1, m1, s1, d2, m2, s2
+  ;; (register r at $regs + r*1024). The code is 18 i32 words an instruction:
+  ;;   op, dst, a, b, c, addr, then four runs (div, mod, mul) of a pattern
   ;; where addr is the byte address of a load's input or a store's output
-  ;; (or, for const, the value's bits) and d1…s2 a broadcast load's pattern:
-  ;; element i reads input[((i/d1)%m1)*s1 + ((i/d2)%m2)*s2]. Opcodes are the
-  ;; order of kernels/fuse.go's Opcode constants.
+  ;; (or, for const, the value's bits), and a pattern load (a broadcast or a
+  ;; transpose) has element i read input[Σ ((i/div)%mod)*mul]. Opcodes are
+  ;; the order of kernels/fuse.go's Opcode constants.
   (func $fused (export "fused") (param $code i32) (param $ninstr i32) (param $regs i32) (param $size i32)
     (local $i0 i32) (local $n i32) (local $nv i32) (local $pc i32) (local $end i32) (local $op i32)
     (local $d i32) (local $a i32) (local $b i32) (local $c i32) (local $addr i32)
-    (local.set $end (i32.add (local.get $code) (i32.mul (local.get $ninstr) (i32.const 48))))
+    (local.set $end (i32.add (local.get $code) (i32.mul (local.get $ninstr) (i32.const 72))))
     (block $done (loop $blocks
       (br_if $done (i32.ge_u (local.get $i0) (local.get $size)))
       (local.set $n (i32.sub (local.get $size) (local.get $i0)))
@@ -179,9 +179,7 @@
             (call $splat (local.get $d) (f32x4.splat (f32.load (local.get $addr))) (local.get $nv))
             (br $next))
           ;; loadpattern
-          (call $gather (local.get $d) (local.get $addr) (local.get $i0) (local.get $n)
-            (i32.load offset=24 (local.get $pc)) (i32.load offset=28 (local.get $pc)) (i32.load offset=32 (local.get $pc))
-            (i32.load offset=36 (local.get $pc)) (i32.load offset=40 (local.get $pc)) (i32.load offset=44 (local.get $pc)))
+          (call $gather (local.get $d) (local.get $addr) (local.get $i0) (local.get $n) (i32.add (local.get $pc) (i32.const 24)))
           (br $next))
           ;; loadbool
           (call $loadbool (local.get $d) (i32.add (local.get $addr) (local.get $i0)) (local.get $n))
@@ -194,7 +192,7 @@
           (br $next))
           ;; storebool
           (call $storebool (i32.add (local.get $addr) (local.get $i0)) (local.get $b) (local.get $n)))
-        (local.set $pc (i32.add (local.get $pc) (i32.const 48)))
+        (local.set $pc (i32.add (local.get $pc) (i32.const 72)))
         (br $instrs)))
       (local.set $i0 (i32.add (local.get $i0) (i32.const 256)))
       (br $blocks))))
@@ -223,18 +221,32 @@
       (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
       (br_if $l (local.tee $nv (i32.sub (local.get $nv) (i32.const 1))))))
 
-  ;; gather loads n elements from i0 on along a broadcast pattern, stepping
-  ;; the two (quotient mod m) counters instead of dividing per element.
-  (func $gather (param $dst i32) (param $src i32) (param $i0 i32) (param $n i32)
-    (param $d1 i32) (param $m1 i32) (param $s1 i32) (param $d2 i32) (param $m2 i32) (param $s2 i32)
-    (local $r1 i32) (local $k1 i32) (local $r2 i32) (local $k2 i32)
+  ;; gather loads n elements from i0 on along a pattern (four runs of div,
+  ;; mod, mul at $pat), stepping a (remainder, quotient mod m) counter pair
+  ;; per run instead of dividing per element. The counters live in locals.
+  (func $gather (param $dst i32) (param $src i32) (param $i0 i32) (param $n i32) (param $pat i32)
+    (local $d1 i32) (local $m1 i32) (local $s1 i32) (local $r1 i32) (local $k1 i32)
+    (local $d2 i32) (local $m2 i32) (local $s2 i32) (local $r2 i32) (local $k2 i32)
+    (local $d3 i32) (local $m3 i32) (local $s3 i32) (local $r3 i32) (local $k3 i32)
+    (local $d4 i32) (local $m4 i32) (local $s4 i32) (local $r4 i32) (local $k4 i32)
+    (local.set $d1 (i32.load (local.get $pat))) (local.set $m1 (i32.load offset=4 (local.get $pat))) (local.set $s1 (i32.load offset=8 (local.get $pat)))
+    (local.set $d2 (i32.load offset=12 (local.get $pat))) (local.set $m2 (i32.load offset=16 (local.get $pat))) (local.set $s2 (i32.load offset=20 (local.get $pat)))
+    (local.set $d3 (i32.load offset=24 (local.get $pat))) (local.set $m3 (i32.load offset=28 (local.get $pat))) (local.set $s3 (i32.load offset=32 (local.get $pat)))
+    (local.set $d4 (i32.load offset=36 (local.get $pat))) (local.set $m4 (i32.load offset=40 (local.get $pat))) (local.set $s4 (i32.load offset=44 (local.get $pat)))
     (local.set $r1 (i32.rem_u (local.get $i0) (local.get $d1)))
     (local.set $k1 (i32.rem_u (i32.div_u (local.get $i0) (local.get $d1)) (local.get $m1)))
     (local.set $r2 (i32.rem_u (local.get $i0) (local.get $d2)))
     (local.set $k2 (i32.rem_u (i32.div_u (local.get $i0) (local.get $d2)) (local.get $m2)))
+    (local.set $r3 (i32.rem_u (local.get $i0) (local.get $d3)))
+    (local.set $k3 (i32.rem_u (i32.div_u (local.get $i0) (local.get $d3)) (local.get $m3)))
+    (local.set $r4 (i32.rem_u (local.get $i0) (local.get $d4)))
+    (local.set $k4 (i32.rem_u (i32.div_u (local.get $i0) (local.get $d4)) (local.get $m4)))
     (loop $l
       (f32.store (local.get $dst) (f32.load (i32.add (local.get $src) (i32.shl
-        (i32.add (i32.mul (local.get $k1) (local.get $s1)) (i32.mul (local.get $k2) (local.get $s2))) (i32.const 2)))))
+        (i32.add
+          (i32.add (i32.mul (local.get $k1) (local.get $s1)) (i32.mul (local.get $k2) (local.get $s2)))
+          (i32.add (i32.mul (local.get $k3) (local.get $s3)) (i32.mul (local.get $k4) (local.get $s4))))
+        (i32.const 2)))))
       (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
       (if (i32.eq (local.tee $r1 (i32.add (local.get $r1) (i32.const 1))) (local.get $d1)) (then
         (local.set $r1 (i32.const 0))
@@ -242,6 +254,12 @@
       (if (i32.eq (local.tee $r2 (i32.add (local.get $r2) (i32.const 1))) (local.get $d2)) (then
         (local.set $r2 (i32.const 0))
         (if (i32.eq (local.tee $k2 (i32.add (local.get $k2) (i32.const 1))) (local.get $m2)) (then (local.set $k2 (i32.const 0))))))
+      (if (i32.eq (local.tee $r3 (i32.add (local.get $r3) (i32.const 1))) (local.get $d3)) (then
+        (local.set $r3 (i32.const 0))
+        (if (i32.eq (local.tee $k3 (i32.add (local.get $k3) (i32.const 1))) (local.get $m3)) (then (local.set $k3 (i32.const 0))))))
+      (if (i32.eq (local.tee $r4 (i32.add (local.get $r4) (i32.const 1))) (local.get $d4)) (then
+        (local.set $r4 (i32.const 0))
+        (if (i32.eq (local.tee $k4 (i32.add (local.get $k4) (i32.const 1))) (local.get $m4)) (then (local.set $k4 (i32.const 0))))))
       (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
 
   ;; Go's bool is one byte, 0 or 1.

@@ -1,0 +1,140 @@
+package kernels
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/shapes"
+)
+
+// Device is a kernel with a memory of its own (WebGPU). Execute keeps the
+// values that device steps pass each other there and moves a value between
+// host and device only when a step on the other side reads it: a chain of
+// products and fused programs runs without a round trip, and the
+// executable's inputs that do not change between runs (frozen weights) are
+// uploaded once.
+type Device interface {
+	DotKernel
+	// CanDot and CanFuse tell, before any upload, whether the device runs
+	// a product or a program; the rest runs on the host.
+	CanDot(s *DotSpec) bool
+	CanFuse(p *Program) bool
+	// Upload copies a host value to the device. input marks one of the
+	// executable's input buffers, which the device may keep for later runs
+	// (GoMLX never writes into a buffer it passes to this backend).
+	Upload(x compute.Buffer, sh shapes.Shape, input bool) (Tensor, error)
+	// Download copies a device value into a new inner-backend buffer.
+	Download(t Tensor, sh shapes.Shape) (compute.Buffer, error)
+	Dot(s *DotSpec, lhs, rhs Tensor) (Tensor, error)
+	Fused(p *Program, in []Tensor) ([]Tensor, error)
+	// Release frees a value the executable no longer reads.
+	Release(t Tensor)
+}
+
+// Tensor is a value held by a Device.
+type Tensor any
+
+// ErrDeviceLost is returned (wrapped) by a Device that stopped working; the
+// executable then runs again on the host, from its intact inputs.
+var ErrDeviceLost = errors.New("device lost")
+
+// deviceOf finds the device in a kernel (or a Chain), or nil.
+func deviceOf(k DotKernel) Device {
+	switch v := k.(type) {
+	case Device:
+		return v
+	case Chain:
+		for _, x := range v {
+			if d := deviceOf(x); d != nil {
+				return d
+			}
+		}
+	}
+	return nil
+}
+
+// values holds an execution's values: on the host, on the device, or both.
+type values struct {
+	dev    Device
+	host   map[*node]compute.Buffer
+	device map[*node]Tensor
+	input  map[*node]bool // the executable's inputs
+}
+
+func (v *values) onHost(n *node) (compute.Buffer, error) {
+	if b, ok := v.host[n]; ok {
+		return b, nil
+	}
+	t, ok := v.device[n]
+	if !ok {
+		return nil, fmt.Errorf("%s backend: value n%d was never computed", BackendName, n.id)
+	}
+	b, err := v.dev.Download(t, n.shape)
+	if err != nil {
+		return nil, err
+	}
+	v.host[n] = b
+	return b, nil
+}
+
+func (v *values) onDevice(n *node) (Tensor, error) {
+	if t, ok := v.device[n]; ok {
+		return t, nil
+	}
+	t, err := v.dev.Upload(v.host[n], n.shape, v.input[n])
+	if err != nil {
+		return nil, err
+	}
+	v.device[n] = t
+	return t, nil
+}
+
+// runOnDevice runs a product or program step on the device, reporting
+// false when the device does not take it.
+func (v *values) runOnDevice(s *step) (bool, error) {
+	if v.dev == nil || (s.dot != nil && !v.dev.CanDot(s.dot)) || (s.fused != nil && !v.dev.CanFuse(s.fused)) || (s.dot == nil && s.fused == nil) {
+		return false, nil
+	}
+	in := make([]Tensor, len(s.inputs))
+	for i, n := range s.inputs {
+		var err error
+		if in[i], err = v.onDevice(n); err != nil {
+			return false, err
+		}
+	}
+	var out []Tensor
+	if s.dot != nil {
+		t, err := v.dev.Dot(s.dot, in[0], in[1])
+		if err != nil {
+			return false, err
+		}
+		out = []Tensor{t}
+	} else {
+		var err error
+		if out, err = v.dev.Fused(s.fused, in); err != nil {
+			return false, err
+		}
+	}
+	for i, n := range s.outputs {
+		v.device[n] = out[i]
+	}
+	return true, nil
+}
+
+// release frees the device copies of values no later step reads.
+func (v *values) release(nodes []*node, last map[*node]int, step int) {
+	for _, n := range nodes {
+		if t, ok := v.device[n]; ok && last[n] <= step {
+			v.dev.Release(t)
+			delete(v.device, n)
+		}
+	}
+}
+
+func (v *values) releaseAll() {
+	for n, t := range v.device {
+		v.dev.Release(t)
+		delete(v.device, n)
+	}
+}
