@@ -351,13 +351,19 @@ func (e *Executable) run(inputs []compute.Buffer, dev Device, device compute.Dev
 			}
 		} else {
 			in := make([]compute.Buffer, len(s.inputs))
+			downloads := false
 			for i, n := range s.inputs {
+				_, here := v.host[n]
+				downloads = downloads || !here
 				if in[i], err = v.onHost(n); err != nil {
 					return nil, err
 				}
 				in[i] = unwrap(in[i])
 			}
-			start = time.Now() // downloads count to the device step that produced them
+			if downloads { // the wait includes the queued GPU work these values came from
+				e.b.Profile.add(&e.b.Profile.Other, "GPU work and read-back", start)
+				start = time.Now()
+			}
 			var out []compute.Buffer
 			switch {
 			case s.dot != nil:

@@ -5,7 +5,8 @@
 //   - webtune's SIMD kernel and GoMLX's pure-Go backend, and a
 //     DistilBERT-base-shaped LoRA step per path, from tools/bench (Go
 //     compiled to WebAssembly, run under Node with the SIMD kernel loaded).
-// WebGPU rows are not here yet: the WebGPU kernel is still to be built.
+//   - our WGSL matmul and TensorFlow.js's WebGPU tf.matMul in one page of
+//     Debian's Chromium (webgpu.mjs), on the same adapter.
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
@@ -69,7 +70,8 @@ const pureStep = steps.find((r) => r.path.startsWith("GoMLX")) ?? { tokens: 0, s
 console.log(`\nDistilBERT-base-shaped LoRA training step (random weights, batch ${pureStep?.tokens / 64} × 64 tokens), WebAssembly\n`);
 console.log(`${pad("path", 32)}${pad("s/step", 10)}${pad("tokens/s", 10)}${pad("matmuls s", 11)}${pad("other ops s", 13)}speed-up`);
 for (const r of steps) {
-  console.log(`${pad(r.path, 32)}${pad(num(r.seconds, 2), 10)}${pad(num(r.tokens / r.seconds, 0), 10)}${pad(r.dot_seconds ? num(r.dot_seconds, 2) : "–", 11)}${pad(r.rest_seconds ? num(r.rest_seconds, 2) : "–", 13)}${num(pureStep.seconds / r.seconds, 1)}×`);
+  const traffic = r.up_mb ? `   (per step: ${num(r.up_mb, 1)} MB up, ${num(r.down_mb, 1)} MB down, ${r.kept} uploads saved by resident inputs)` : "";
+  console.log(`${pad(r.path, 32)}${pad(num(r.seconds, 2), 10)}${pad(num(r.tokens / r.seconds, 0), 10)}${pad(r.dot_seconds ? num(r.dot_seconds, 2) : "–", 11)}${pad(r.rest_seconds ? num(r.rest_seconds, 2) : "–", 13)}${num(pureStep.seconds / r.seconds, 1)}×${traffic}`);
 }
 const profiles = rows.filter((r) => r.kind === "profile");
 if (profiles.length) {
@@ -119,7 +121,7 @@ server.close();
 if (gpu.error) {
   console.log(`\nWebGPU: not measured (${gpu.error}).`);
 } else {
-  console.log(`\nMatrix products on WebGPU, GFLOP/s, same page and adapter (${gpu.adapter}); ours includes upload and read-back each call, TF.js only read-back\n`);
+  console.log(`\nMatrix products on WebGPU, GFLOP/s, same page and adapter (${gpu.adapter}); operands resident on the GPU, result read back, for both\n`);
   console.log(`${pad("shape", 42)}${pad("webtune WGSL", 14)}${pad("TF.js WebGPU", 14)}ratio`);
   for (const r of gpu.rows) console.log(`${pad(r.name, 42)}${pad(num(r.ours, 2), 14)}${pad(num(r.tfjs, 2), 14)}${num(r.ours / r.tfjs, 2)}×`);
 }

@@ -65,6 +65,11 @@ type result struct {
 	DotSec  float64 `json:"dot_seconds,omitempty"`
 	RestSec float64 `json:"rest_seconds,omitempty"`
 	Tokens  int     `json:"tokens,omitempty"`
+	// GPU traffic per step: uploads and read-backs, and the uploads that
+	// resident inputs (frozen weights) saved.
+	UpMB   float64 `json:"up_mb,omitempty"`
+	DownMB float64 `json:"down_mb,omitempty"`
+	Kept   int     `json:"kept,omitempty"`
 }
 
 func emit(r result) {
@@ -97,6 +102,7 @@ func main() {
 	stepBatch := flag.Int("step-batch", 2, "batch of the DistilBERT-base training step")
 	onlyMatmul := flag.Bool("only-matmul", false, "skip the training step")
 	onlyStep := flag.Bool("only-step", false, "skip the matmul rows")
+	webgpuStep := flag.Bool("webgpu-step", true, "also time the step with WebGPU (where the host offers it)")
 	flag.Parse()
 	rng := rand.New(rand.NewPCG(1, 1))
 	cpu, err := train.NewCPUBackend()
@@ -169,6 +175,18 @@ func main() {
 			path{"webtune SIMD products", func() kernels.DotKernel { return dotOnly{kernels.NewSIMD(cpu)} }},
 			path{"webtune SIMD products + fused", func() kernels.DotKernel { return kernels.NewSIMD(cpu) }})
 	}
+	var gpu *kernels.WebGPU
+	if *webgpuStep {
+		if g, err := kernels.NewWebGPU(cpu); err == nil {
+			gpu = g
+			paths = append(paths, path{"webtune WebGPU + fused", func() kernels.DotKernel {
+				if simd != nil {
+					return kernels.Chain{gpu.With(cpu), kernels.NewSIMD(cpu)}
+				}
+				return gpu.With(cpu)
+			}})
+		}
+	}
 	for _, p := range paths {
 		kb := kernels.New(cpu, p.kernel())
 		var backend compute.Backend = kb
@@ -182,11 +200,15 @@ func main() {
 			panic(err)
 		}
 		var times []time.Duration
+		var stats []kernels.GPUStats
 		last := time.Now()
 		err = tr.Train(context.Background(), data, nil, func(train.Progress) {
 			times = append(times, time.Since(last))
 			if len(times) == 1 {
 				kb.Profile.Reset() // after the compiling first step
+			}
+			if gpu != nil {
+				stats = append(stats, gpu.Stats)
 			}
 			last = time.Now()
 		})
@@ -197,6 +219,11 @@ func main() {
 		r := result{Kind: "step", Path: p.name, Seconds: sec, Tokens: *stepBatch * 64}
 		if backend != cpu {
 			r.DotSec, r.RestSec = kb.Profile.Dot.Seconds()/2, kb.Profile.Other.Seconds()/2
+		}
+		if len(stats) == 3 && stats[2].Uploads > stats[0].Uploads {
+			r.UpMB = float64(stats[2].UploadedBytes-stats[0].UploadedBytes) / 2 / 1e6
+			r.DownMB = float64(stats[2].DownloadedBytes-stats[0].DownloadedBytes) / 2 / 1e6
+			r.Kept = (stats[2].Kept - stats[0].Kept) / 2
 		}
 		emit(r)
 	}
