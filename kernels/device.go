@@ -138,3 +138,10 @@ func (v *values) releaseAll() {
 		delete(v.device, n)
 	}
 }
+
+// GPUStats counts the traffic between host and GPU.
+type GPUStats struct {
+	Uploads, UploadedBytes     int
+	Kept                       int // uploads avoided: the input was already on the GPU
+	Downloads, DownloadedBytes int
+}

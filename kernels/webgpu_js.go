@@ -42,13 +42,6 @@ type device struct {
 	Stats GPUStats
 }
 
-// GPUStats counts the traffic between host and GPU.
-type GPUStats struct {
-	Uploads, UploadedBytes     int
-	Kept                       int // uploads avoided: the input was already on the GPU
-	Downloads, DownloadedBytes int
-}
-
 // gpuTensor is a GPU buffer (js/gpu.mjs's number for it).
 type gpuTensor struct {
 	id   int

@@ -1,0 +1,23 @@
+//go:build !(js && wasm)
+
+package kernels
+
+import (
+	"errors"
+
+	"github.com/gomlx/compute"
+)
+
+// WebGPU exists in WebAssembly only (a browser, or Node with Dawn); natively
+// NewWebGPU reports that there is none.
+type WebGPU struct{ Stats GPUStats }
+
+func NewWebGPU(compute.Backend) (*WebGPU, error) {
+	return nil, errors.New("no WebGPU outside WebAssembly")
+}
+
+func (g *WebGPU) With(compute.Backend) *WebGPU { return g }
+func (g *WebGPU) Name() string                 { return "WebGPU (none)" }
+func (g *WebGPU) DotGeneral(*DotSpec, compute.Buffer, compute.Buffer) (compute.Buffer, error) {
+	return nil, compute.ErrNotImplemented
+}
