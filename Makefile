@@ -77,9 +77,11 @@ deps-browser:
 	@command -v chromium >/dev/null && ldconfig -p | grep -q libvulkan.so.1 || { $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq chromium libvulkan1; }
 
 ## bench: matrix kernels and a DistilBERT-base-shaped training step, as ratios against baselines run in the same command
-bench: kernels/simd/simd.wasm
+bench: kernels/simd/simd.wasm deps-browser
 	@mkdir -p test-output
-	cd tools/bench && npm ci --no-audit --no-fund --silent && node bench.mjs
+	cd tools/wasmexec && npm ci --no-audit --no-fund --silent
+	cd tools/bench && npm ci --no-audit --no-fund --silent && \
+		VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json XDG_RUNTIME_DIR=$${XDG_RUNTIME_DIR:-/tmp} node bench.mjs
 
 ## golden: regenerate the committed reference data (needs python3-torch and npm)
 golden:
