@@ -87,20 +87,22 @@ export async function initGPU(gpu, memory, wgsl) {
     const [M, N, , batch] = params;
     dispatch(matmulPipeline, [a, b, c], params, Math.ceil(N / 64), Math.ceil(M / 32), batch); // 32×64 per workgroup
   }
-  // fused(key, wgsl, inputs, outputs, size): one generated program over size
+  // compile(wgsl) builds the pipeline of a fused program (Go generates the
+  // WGSL once per program) and returns its number for fused().
+  const programs = [];
+  function compile(code) {
+    check();
+    programs.push(device.createComputePipeline({ layout: "auto", compute: { module: device.createShaderModule({ code }), entryPoint: "main" } }));
+    return programs.length - 1;
+  }
+  // fused(program, inputs, outputs, size): a compiled program over size
   // elements, 256 per workgroup, rows of at most 65535 workgroups.
-  const programs = new Map(); // key -> pipeline
-  function fused(key, code, inputs, outputs, size) {
-    let p = programs.get(key);
-    if (!p) {
-      p = device.createComputePipeline({ layout: "auto", compute: { module: device.createShaderModule({ code }), entryPoint: "main" } });
-      programs.set(key, p);
-    }
+  function fused(program, inputs, outputs, size) {
     const groups = Math.ceil(size / 256);
-    dispatch(p, [...inputs, ...outputs], null, Math.min(groups, 65535), Math.ceil(groups / 65535), 1);
+    dispatch(programs[program], [...inputs, ...outputs], null, Math.min(groups, 65535), Math.ceil(groups / 65535), 1);
   }
   return {
     name, emulated, maxStorageBuffers: device.limits.maxStorageBuffersPerShaderStage,
-    alloc, upload, download, release, matmul, fused,
+    alloc, upload, download, release, matmul, compile, fused,
   };
 }

@@ -83,31 +83,31 @@ func (b *Builder) Compile() (compute.Executable, error) {
 	var pending, after []*op // pure-Go ops before the open group, and set aside after it
 	var g *fusion
 	blocked := map[*node]bool{} // produced by the ops set aside: the group may not read them
-	closeGroup := func() {
-		if g == nil {
-			return
+	// settle emits the open group and every pure-Go op waiting, so that a
+	// product or a new group can follow.
+	settle := func() error {
+		if g != nil {
+			prog, in, out := g.program(consumers, graphOutputs, consts)
+			steps = append(steps, &step{name: "fused", inputs: in, outputs: out, fused: prog})
+			g, pending, after, blocked = nil, after, nil, map[*node]bool{}
 		}
-		prog, in, out := g.program(consumers, graphOutputs, consts)
-		steps = append(steps, &step{name: "fused", inputs: in, outputs: out, fused: prog})
-		g, pending, after, blocked = nil, after, nil, map[*node]bool{}
+		err := flush(pending)
+		pending = nil
+		return err
 	}
 	for _, o := range ops {
 		switch {
 		case isKernelDot(o):
-			closeGroup()
-			if err := flush(pending); err != nil {
+			if err := settle(); err != nil {
 				return nil, err
 			}
-			pending = nil
 			steps = append(steps, dotStep(o))
 		case fuses && g != nil && fusible(o, g, blocked, consts, minSize):
 			g.add(o)
 		case fuses && fusible(o, nil, nil, consts, minSize):
-			closeGroup()
-			if err := flush(pending); err != nil {
+			if err := settle(); err != nil {
 				return nil, err
 			}
-			pending = nil
 			g = &fusion{size: o.outputs[0].shape.Size(), members: map[*node]bool{}}
 			g.add(o)
 		case g != nil:
@@ -119,8 +119,7 @@ func (b *Builder) Compile() (compute.Executable, error) {
 			pending = append(pending, o)
 		}
 	}
-	closeGroup()
-	if err := flush(pending); err != nil {
+	if err := settle(); err != nil {
 		return nil, err
 	}
 	lastRead := map[*node]int{}

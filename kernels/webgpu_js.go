@@ -37,9 +37,10 @@ type device struct {
 	gpu        js.Value
 	maxBuffers int
 
-	mu    sync.Mutex
-	kept  map[weak.Pointer[buffer]]*gpuTensor // uploaded executable inputs, by host buffer
-	Stats GPUStats
+	mu       sync.Mutex
+	kept     map[weak.Pointer[buffer]]*gpuTensor // uploaded executable inputs, by host buffer
+	programs map[string]int                      // compiled fused programs by Program.Key; -1: declined
+	Stats    GPUStats
 }
 
 // gpuTensor is a GPU buffer (js/gpu.mjs's number for it).
@@ -64,7 +65,7 @@ func NewWebGPU(inner compute.Backend) (*WebGPU, error) {
 		return nil, err
 	}
 	d := &device{Adapter: gpu.Get("name").String(), Emulated: gpu.Get("emulated").Bool(), gpu: gpu,
-		maxBuffers: gpu.Get("maxStorageBuffers").Int(), kept: map[weak.Pointer[buffer]]*gpuTensor{}}
+		maxBuffers: gpu.Get("maxStorageBuffers").Int(), kept: map[weak.Pointer[buffer]]*gpuTensor{}, programs: map[string]int{}}
 	return &WebGPU{device: d, inner: inner}, nil
 }
 
@@ -90,9 +91,26 @@ func (g *WebGPU) CanDot(s *DotSpec) bool {
 	return ok && g.Lost == nil && p.M*p.N*p.K > 0
 }
 
+// CanFuse compiles a program's pipeline the first time it sees it (and
+// remembers a program it declines), so each run only dispatches.
 func (g *WebGPU) CanFuse(p *Program) bool {
-	_, ok := p.WGSL()
-	return ok && g.Lost == nil && len(p.Inputs)+len(p.Outputs) <= g.maxBuffers
+	return g.Lost == nil && g.program(p) >= 0
+}
+
+func (g *WebGPU) program(p *Program) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if id, ok := g.programs[p.Key]; ok {
+		return id
+	}
+	id := -1
+	if code, ok := p.WGSL(); ok && len(p.Inputs)+len(p.Outputs) <= g.maxBuffers {
+		if v, err := g.call("compile", code); err == nil {
+			id = v.Int()
+		}
+	}
+	g.programs[p.Key] = id
+	return id
 }
 
 func (g *WebGPU) Upload(x compute.Buffer, sh shapes.Shape, input bool) (Tensor, error) {
@@ -184,7 +202,6 @@ func (g *WebGPU) Dot(s *DotSpec, lhs, rhs Tensor) (Tensor, error) {
 }
 
 func (g *WebGPU) Fused(p *Program, in []Tensor) ([]Tensor, error) {
-	code, _ := p.WGSL()
 	ins := make([]any, len(in))
 	for i, t := range in {
 		ins[i] = t.(*gpuTensor).id
@@ -198,7 +215,7 @@ func (g *WebGPU) Fused(p *Program, in []Tensor) ([]Tensor, error) {
 		}
 		outs[i], outIDs[i] = t, t.id
 	}
-	if _, err := g.call("fused", p.Key, code, js.ValueOf(ins), js.ValueOf(outIDs), p.Size); err != nil {
+	if _, err := g.call("fused", g.program(p), js.ValueOf(ins), js.ValueOf(outIDs), p.Size); err != nil {
 		return nil, err
 	}
 	return outs, nil

@@ -188,9 +188,10 @@ func main() {
 		}
 	}
 	for _, p := range paths {
-		kb := kernels.New(cpu, p.kernel())
+		k := p.kernel()
+		kb := kernels.New(cpu, k)
 		var backend compute.Backend = kb
-		if p.kernel() == nil {
+		if k == nil {
 			backend = cpu // the baseline is GoMLX's own backend, not ours around it
 		}
 		opts := train.Defaults()
