@@ -12,17 +12,18 @@ GO_SRC   := $(shell find model wasm kernels -name '*.go' -not -name '*_test.go' 
 all: build
 
 ## build: the WebAssembly program and the page's assets under public/
-build: $(PUBLIC)/build/app.wasm $(PUBLIC)/build/simd.wasm $(PUBLIC)/build/wasm_exec.js $(patsubst js/%,$(PUBLIC)/js/%,$(JS_SRC))
+build: $(PUBLIC)/build/app.wasm $(PUBLIC)/build/simd.wasm $(PUBLIC)/build/simd-shared.wasm $(PUBLIC)/build/wasm_exec.js $(patsubst js/%,$(PUBLIC)/js/%,$(JS_SRC))
 
 $(PUBLIC)/build/app.wasm: $(GO_SRC)
 	@mkdir -p $(@D)
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $@ ./wasm
 
-# The SIMD matrix kernel, assembled from WAT with wabt from npm.
-kernels/simd/simd.wasm: kernels/simd/simd.wat kernels/simd/build.mjs kernels/simd/package-lock.json
-	cd kernels/simd && npm ci --no-audit --no-fund --silent && node build.mjs simd.wat simd.wasm
+# The SIMD kernels, assembled from WAT with wabt from npm: one module on Go's
+# memory, one on the shared memory of the helper threads (js/team.mjs).
+kernels/simd/simd.wasm kernels/simd/simd-shared.wasm &: kernels/simd/simd.wat kernels/simd/build.mjs kernels/simd/package-lock.json
+	cd kernels/simd && npm ci --no-audit --no-fund --silent && node build.mjs simd.wat simd.wasm simd-shared.wasm
 
-$(PUBLIC)/build/simd.wasm: kernels/simd/simd.wasm
+$(PUBLIC)/build/%.wasm: kernels/simd/%.wasm
 	@mkdir -p $(@D)
 	cp $< $@
 
@@ -55,7 +56,7 @@ test-go:
 # The same packages compiled to WebAssembly and run under Node.
 # tools/wasmexec is Go's Node runner plus the SIMD kernel on Go's memory and
 # WebGPU through Dawn for Node on the SwiftShader Vulkan driver (from chromium).
-test-wasm: kernels/simd/simd.wasm deps-browser
+test-wasm: kernels/simd/simd.wasm kernels/simd/simd-shared.wasm deps-browser
 	@echo "== go test (GOOS=js GOARCH=wasm, under Node, with the SIMD kernel and WebGPU)"
 	cd tools/wasmexec && npm ci --no-audit --no-fund --silent
 	GOOS=js GOARCH=wasm VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json XDG_RUNTIME_DIR=$${XDG_RUNTIME_DIR:-/tmp} \
@@ -77,7 +78,7 @@ deps-browser:
 	@command -v chromium >/dev/null && ldconfig -p | grep -q libvulkan.so.1 || { $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq chromium libvulkan1; }
 
 ## bench: matrix kernels and a DistilBERT-base-shaped training step, as ratios against baselines run in the same command
-bench: kernels/simd/simd.wasm deps-browser
+bench: kernels/simd/simd.wasm kernels/simd/simd-shared.wasm deps-browser
 	@mkdir -p test-output
 	cd tools/wasmexec && npm ci --no-audit --no-fund --silent
 	cd tools/bench && npm ci --no-audit --no-fund --silent && \

@@ -5,6 +5,7 @@
 // Go registered (binding.handleRequest), streaming response bodies back.
 import "../build/wasm_exec.js";
 import { initGPU } from "./gpu.mjs";
+import { startTeam } from "./team.mjs";
 
 const binding = {};
 
@@ -14,13 +15,15 @@ async function start() {
   const readyPromise = new Promise((resolve) => (ready = resolve));
   const imports = { ...go.importObject, workers: { ready: () => ready() } };
   const { instance } = await WebAssembly.instantiateStreaming(fetch(new URL("../build/app.wasm", import.meta.url)), imports);
-  // The SIMD kernels (matrix product, fused element-wise programs) work in
-  // place on Go's memory; Go finds them as globalThis.webtuneGemm and
-  // webtuneFused. Without SIMD support Go keeps its own.
+  // The SIMD kernels (matrix product, packing, fused element-wise programs)
+  // work in place on Go's memory; Go finds them as globalThis.webtuneGemm,
+  // webtunePack and webtuneFused. Without SIMD support Go keeps its own.
   try {
     const kernel = await WebAssembly.instantiateStreaming(fetch(new URL("../build/simd.wasm", import.meta.url)), { env: { memory: instance.exports.mem } });
     globalThis.webtuneGemm = kernel.instance.exports.gemm;
+    globalThis.webtunePack = kernel.instance.exports.pack;
     globalThis.webtuneFused = kernel.instance.exports.fused;
+    globalThis.webtuneGemmTeam = await startHelpers(kernel.instance.exports, instance.exports.mem);
   } catch (e) {
     console.warn("WebAssembly SIMD kernel unavailable, matrix products stay in Go:", e);
   }
@@ -30,6 +33,31 @@ async function start() {
   // syumai/workers reads globalThis.context.binding through wasm_exec.js's proxy.
   go.run(instance, { binding }).then(() => postMessage({ type: "fatal", message: "the Go program exited" }));
   await readyPromise;
+}
+
+// startHelpers starts the helper threads that take a share of each large
+// matrix product (js/team.mjs): one per further core (at most 8 threads in
+// all; ?threads=N sets the count). Shared memory needs cross-origin isolation
+// (tools/serve sends COOP/COEP); without it products stay on this thread.
+async function startHelpers(kernel, goMemory) {
+  const asked = Number(new URL(self.location.href).searchParams.get("threads"));
+  const threads = asked > 0 ? Math.min(asked, 16) : Math.min(navigator.hardwareConcurrency || 1, 8);
+  if (threads < 2 || !self.crossOriginIsolated) return undefined;
+  try {
+    const module = await WebAssembly.compileStreaming(fetch(new URL("../build/simd-shared.wasm", import.meta.url)));
+    return await startTeam({
+      module, kernel, goMemory, helpers: threads - 1,
+      spawn: (init) => new Promise((resolve, reject) => {
+        const w = new Worker(new URL("./team-helper.mjs", import.meta.url), { type: "module" });
+        w.onmessage = (e) => (e.data?.error ? reject(new Error(e.data.error)) : resolve());
+        w.onerror = (e) => reject(new Error(e.message || "helper worker failed to start"));
+        w.postMessage(init);
+      }),
+    });
+  } catch (e) {
+    console.warn("helper threads unavailable, matrix products stay on one thread:", e);
+    return undefined;
+  }
 }
 
 async function forward({ id, path, method, headers, body }) {

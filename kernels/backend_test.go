@@ -124,6 +124,9 @@ func TestTrainingStepMatchesPureGo(t *testing.T) {
 	if g := SIMDGemm(); g != nil {
 		ks = append(ks, &GemmKernel{Label: "WebAssembly SIMD", Gemm: g, Inner: base})
 	}
+	if team, _ := SIMDTeam(); team != nil { // every product split across threads
+		ks = append(ks, &GemmKernel{Label: "WebAssembly SIMD team", Gemm: SIMDGemm(), Team: team, Inner: base})
+	}
 	if g := gpuKernel(base); g != nil {
 		ks = append(ks, g)
 	}

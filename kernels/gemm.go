@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/gomlx/compute"
@@ -29,6 +30,24 @@ func GemmGo(a []float32, aOff int, b []float32, bOff int, c []float32, cOff int,
 				s += c[cOff+m*ldc+n]
 			}
 			c[cOff+m*ldc+n] = s
+		}
+	}
+}
+
+// Pack makes a B operand contiguous along n for Gemm:
+//
+//	dst[k*N + n] = src[srcOff + k*sk + n*sn]
+//
+// The SIMD kernel's pack (simd.wat) transposes in 4×4 register tiles.
+type Pack func(dst, src []float32, srcOff, K, N, sk, sn int)
+
+// PackGo is Pack in plain Go.
+func PackGo(dst, src []float32, srcOff, K, N, sk, sn int) {
+	for k := range K {
+		row := dst[k*N : (k+1)*N]
+		at := srcOff + k*sk
+		for n := range row {
+			row[n] = src[at+n*sn]
 		}
 	}
 }
@@ -111,9 +130,23 @@ func NewPlan(s *DotSpec) (*Plan, bool) {
 // FLOPs is the plan's multiply-add count times two.
 func (p *Plan) FLOPs() int { return 2 * p.Batch * p.M * p.N * p.K }
 
-// Run computes the product into out ([batch, M, N] row-major). When B is not
-// contiguous along n, each batch's B is first packed into scratch as [K, N].
-func (p *Plan) Run(gemm Gemm, lhs, rhs, out []float32, scratch *[]float32) {
+// Run computes the product into out ([batch, M, N] row-major), calling gemm
+// once per cache block. When B is not contiguous along n, each batch's B is
+// first packed into scratch as [K, N] (by pack; Go's loop when nil).
+func (p *Plan) Run(gemm Gemm, pack Pack, lhs, rhs, out []float32, scratch *[]float32) {
+	p.run(gemm, pack, true, lhs, rhs, out, scratch)
+}
+
+// RunWhole is Run for a primitive that blocks (and may split across threads)
+// a whole matrix product itself: one call per batch entry.
+func (p *Plan) RunWhole(gemm Gemm, pack Pack, lhs, rhs, out []float32, scratch *[]float32) {
+	p.run(gemm, pack, false, lhs, rhs, out, scratch)
+}
+
+func (p *Plan) run(gemm Gemm, pack Pack, block bool, lhs, rhs, out []float32, scratch *[]float32) {
+	if pack == nil {
+		pack = PackGo
+	}
 	for bi := range p.Batch {
 		b, bOff, ldb := rhs, bi*p.bBatch, p.bK
 		if p.bN != 1 && p.N > 1 {
@@ -121,14 +154,12 @@ func (p *Plan) Run(gemm Gemm, lhs, rhs, out []float32, scratch *[]float32) {
 				*scratch = make([]float32, p.K*p.N)
 			}
 			packed := (*scratch)[:p.K*p.N]
-			for k := range p.K {
-				row := packed[k*p.N : (k+1)*p.N]
-				src := bOff + k*p.bK
-				for n := range row {
-					row[n] = rhs[src+n*p.bN]
-				}
-			}
+			pack(packed, rhs, bOff, p.K, p.N, p.bK, p.bN)
 			b, bOff, ldb = packed, 0, p.N
+		}
+		if !block {
+			gemm(lhs, bi*p.aBatch, b, bOff, out, bi*p.M*p.N, p.M, p.N, p.K, p.ldar, p.ldac, ldb, p.N, false)
+			continue
 		}
 		// Cache blocking: a [kc × nc] block of B (256 KB) stays in L2 while
 		// every row of A streams past it; later k blocks accumulate into C.
@@ -149,12 +180,25 @@ const blockN, blockK = 256, 256
 // GemmKernel is the CPU kernel: matrix products through a Gemm primitive,
 // fused element-wise programs through an interpreter (Go's when nil).
 type GemmKernel struct {
-	Label       string
-	Gemm        Gemm
+	Label string
+	Gemm  Gemm
+	// Team, when set, is a primitive that blocks a whole product itself and
+	// splits it across threads (js/team.mjs); products of at least MinTeam
+	// multiply-adds per batch entry go to it, smaller ones stay on Gemm.
+	Team    Gemm
+	MinTeam int
+	// Pack makes B contiguous along n where a layout has it otherwise (Go's
+	// loop when nil).
+	Pack        Pack
 	Elementwise func(p *Program, inputs, outputs []any)
 	Inner       compute.Backend
 	scratch     []float32
 }
+
+// DefaultMinTeam is the smallest product (M·N·K) worth splitting across
+// threads: about 0.15 ms on one, well above the cost of waking a helper and
+// copying its operands.
+const DefaultMinTeam = 1 << 21
 
 func (g *GemmKernel) Fused(p *Program, in []compute.Buffer) ([]compute.Buffer, error) {
 	run := g.Elementwise
@@ -171,7 +215,11 @@ func (g *GemmKernel) DotGeneral(s *DotSpec, lhsBuf, rhsBuf compute.Buffer) (comp
 	if err != nil {
 		return nil, err
 	}
-	op.plan.Run(g.Gemm, op.lhs, op.rhs, op.out, &g.scratch)
+	if p := op.plan; g.Team != nil && p.M*p.N*p.K >= g.MinTeam {
+		p.RunWhole(g.Team, g.Pack, op.lhs, op.rhs, op.out, &g.scratch)
+	} else {
+		p.Run(g.Gemm, g.Pack, op.lhs, op.rhs, op.out, &g.scratch)
+	}
 	return op.buf, nil
 }
 
@@ -218,11 +266,17 @@ func flat32(b compute.Buffer, sh shapes.Shape) ([]float32, error) {
 }
 
 // NewSIMD is the CPU kernel on the WebAssembly SIMD primitives (matrix
-// products and fused element-wise programs), or nil where they are absent.
+// products, split across threads where the host started helpers, and fused
+// element-wise programs), or nil where they are absent.
 func NewSIMD(inner compute.Backend) *GemmKernel {
 	g := SIMDGemm()
 	if g == nil {
 		return nil
 	}
-	return &GemmKernel{Label: "WebAssembly SIMD", Gemm: g, Elementwise: SIMDElementwise(), Inner: inner}
+	k := &GemmKernel{Label: "WebAssembly SIMD", Gemm: g, Pack: SIMDPack(), Elementwise: SIMDElementwise(), Inner: inner}
+	if team, threads := SIMDTeam(); team != nil {
+		k.Team, k.MinTeam = team, DefaultMinTeam
+		k.Label = fmt.Sprintf("WebAssembly SIMD, %d threads", threads)
+	}
+	return k
 }

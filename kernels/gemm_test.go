@@ -27,6 +27,8 @@ var layouts = []struct {
 	{"grad of context wrt weights", []int{2, 3, 13, 8}, []int{2, 3, 13, 8}, []int{3}, []int{0, 1}, []int{3}, []int{0, 1}, true},
 	{"Aᵀ·Bᵀ", []int{29, 37}, []int{45, 29}, []int{0}, nil, []int{1}, nil, true},
 	{"tiny", []int{1, 1}, []int{1, 1}, []int{1}, nil, []int{0}, nil, true},
+	{"batch axis last, A strided both ways", []int{5, 7, 2}, []int{2, 5, 9}, []int{0}, []int{2}, []int{1}, []int{0}, true},
+	{"several cache blocks", []int{2, 67, 300}, []int{300, 530}, []int{2}, nil, []int{0}, nil, true},
 	{"interleaved free axes", []int{4, 5, 6}, []int{5, 3}, []int{1}, nil, []int{0}, nil, false},
 }
 
@@ -55,10 +57,11 @@ func randSlice(rng *rand.Rand, n int) []float32 {
 	return x
 }
 
-// checkGemm runs every layout through a Gemm and compares with the float64
-// reference: relative error (to the output's largest value) ≤ 1e-5, with the
-// output poisoned with NaN beforehand.
-func checkGemm(t *testing.T, name string, gemm Gemm) {
+// checkGemm runs every layout through a Gemm (per cache block, or whole
+// products for a primitive that blocks them itself) and compares with the
+// float64 reference: relative error (to the output's largest value) ≤ 1e-5,
+// with the output poisoned with NaN beforehand.
+func checkGemm(t *testing.T, name string, gemm Gemm, pack Pack, whole bool) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, c := range layouts {
 		s := spec(c.l, c.r, c.lc, c.lb, c.rc, c.rb)
@@ -76,11 +79,18 @@ func checkGemm(t *testing.T, name string, gemm Gemm) {
 			out[i] = float32(math.NaN())
 		}
 		var scratch []float32
-		p.Run(gemm, lhs, rhs, out, &scratch)
+		if whole {
+			p.RunWhole(gemm, pack, lhs, rhs, out, &scratch)
+		} else {
+			p.Run(gemm, pack, lhs, rhs, out, &scratch)
+		}
 		if rel := relErr(out, want); !(rel <= 1e-5) {
 			t.Errorf("%s, %s: relative error %.2e", name, c.name, rel)
 		}
 	}
 }
 
-func TestGemmGo(t *testing.T) { checkGemm(t, "Go", GemmGo) }
+func TestGemmGo(t *testing.T) {
+	checkGemm(t, "Go", GemmGo, nil, false)
+	checkGemm(t, "Go, whole products", GemmGo, nil, true)
+}

@@ -21,13 +21,48 @@ func SIMDGemm() Gemm {
 	if f.Type() != js.TypeFunction {
 		return nil
 	}
+	return jsGemm(f)
+}
+
+// jsGemm calls a JavaScript function with simd.wat's gemm signature on Go's
+// slices.
+func jsGemm(f js.Value) Gemm {
 	return func(a []float32, aOff int, b []float32, bOff int, c []float32, cOff int, M, N, K, ldar, ldac, ldb, ldc int, accumulate bool) {
 		acc := 0
 		if accumulate {
 			acc = 1
 		}
 		f.Invoke(addr(a, aOff), addr(b, bOff), addr(c, cOff), M, N, K, ldar, ldac, ldb, ldc, acc)
+		runtime.KeepAlive(a)
+		runtime.KeepAlive(b)
+		runtime.KeepAlive(c)
 	}
+}
+
+// SIMDPack returns the SIMD packing of B (pack in simd.wat, published as
+// globalThis.webtunePack), or nil.
+func SIMDPack() Pack {
+	f := js.Global().Get("webtunePack")
+	if f.Type() != js.TypeFunction {
+		return nil
+	}
+	return func(dst, src []float32, srcOff, K, N, sk, sn int) {
+		f.Invoke(addr(dst, 0), addr(src, srcOff), K, N, sk, sn)
+		runtime.KeepAlive(dst)
+		runtime.KeepAlive(src)
+	}
+}
+
+// SIMDTeam returns the SIMD matrix kernel split across threads (js/team.mjs,
+// published as globalThis.webtuneGemmTeam by hosts that could start helper
+// workers) and its thread count, or nil. It takes whole products and blocks
+// them itself (Plan.RunWhole).
+func SIMDTeam() (Gemm, int) {
+	f := js.Global().Get("webtuneGemmTeam")
+	if f.Type() != js.TypeFunction {
+		return nil, 0
+	}
+	return jsGemm(f), f.Get("threads").Int()
 }
 
 // SIMDElementwise returns the SIMD interpreter of fused programs (fused in

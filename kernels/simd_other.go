@@ -7,3 +7,9 @@ func SIMDGemm() Gemm { return nil }
 
 // SIMDElementwise is only available in WebAssembly.
 func SIMDElementwise() func(p *Program, inputs, outputs []any) { return nil }
+
+// SIMDTeam is only available in WebAssembly.
+func SIMDTeam() (Gemm, int) { return nil, 0 }
+
+// SIMDPack is only available in WebAssembly.
+func SIMDPack() Pack { return nil }

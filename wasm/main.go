@@ -7,6 +7,7 @@
 package main
 
 import (
+	"fmt"
 	"syscall/js"
 	"time"
 
@@ -70,7 +71,11 @@ func chooseKernels() (func(cpu compute.Backend) kernels.DotKernel, string) {
 			return chain
 		}, "WebGPU · " + gpu.Adapter
 	case simd:
-		return func(cpu compute.Backend) kernels.DotKernel { return kernels.NewSIMD(cpu) }, "CPU · WebAssembly SIMD"
+		label := "CPU · WebAssembly SIMD"
+		if _, threads := kernels.SIMDTeam(); threads > 1 {
+			label += fmt.Sprintf(" · %d threads", threads)
+		}
+		return func(cpu compute.Backend) kernels.DotKernel { return kernels.NewSIMD(cpu) }, label
 	}
 	return nil, "CPU · Go WebAssembly"
 }

@@ -58,20 +58,23 @@ const rows = out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.pa
 
 const pad = (s, n) => String(s).padEnd(n);
 const num = (v, d = 1) => (v === undefined ? "–" : v.toFixed(d));
-console.log("\nMatrix products, GFLOP/s (one thread, this machine)\n");
-console.log(`${pad("shape", 42)}${pad("webtune SIMD", 14)}${pad("TF.js wasm", 12)}${pad("pure Go wasm", 14)}${pad("SIMD/TF.js", 12)}SIMD/pure Go`);
+const teamPath = rows.find((r) => r.kind === "matmul" && r.path.includes("threads"))?.path;
+console.log("\nMatrix products, GFLOP/s (one thread unless said, this machine)\n");
+console.log(`${pad("shape", 42)}${pad("webtune SIMD", 14)}${pad("TF.js wasm", 12)}${pad("pure Go wasm", 14)}${pad("SIMD/TF.js", 12)}${pad("SIMD/pure Go", 14)}${teamPath ? pad(teamPath.replace("webtune ", ""), 20) + "threads/one" : ""}`);
 for (const [name] of shapes) {
-  const simd = rows.find((r) => r.kind === "matmul" && r.shape === name && r.path.startsWith("webtune"))?.gflops;
-  const pure = rows.find((r) => r.kind === "matmul" && r.shape === name && r.path.startsWith("GoMLX"))?.gflops;
-  console.log(`${pad(name, 42)}${pad(num(simd), 14)}${pad(num(tfjs[name]), 12)}${pad(num(pure), 14)}${pad(simd ? num(simd / tfjs[name], 2) + "×" : "–", 12)}${simd && pure ? num(simd / pure, 1) + "×" : "–"}`);
+  const find = (f) => rows.find((r) => r.kind === "matmul" && r.shape === name && f(r.path))?.gflops;
+  const simd = find((p) => p === "webtune SIMD (wasm)");
+  const pure = find((p) => p.startsWith("GoMLX"));
+  const team = find((p) => p === teamPath);
+  console.log(`${pad(name, 42)}${pad(num(simd), 14)}${pad(num(tfjs[name]), 12)}${pad(num(pure), 14)}${pad(simd ? num(simd / tfjs[name], 2) + "×" : "–", 12)}${pad(simd && pure ? num(simd / pure, 1) + "×" : "–", 14)}${team ? pad(num(team), 20) + num(team / simd, 2) + "×" : ""}`);
 }
 const steps = rows.filter((r) => r.kind === "step");
 const pureStep = steps.find((r) => r.path.startsWith("GoMLX")) ?? { tokens: 0, seconds: 1 };
-console.log(`\nDistilBERT-base-shaped LoRA training step (random weights, batch ${pureStep?.tokens / 64} × 64 tokens), WebAssembly\n`);
-console.log(`${pad("path", 32)}${pad("s/step", 10)}${pad("tokens/s", 10)}${pad("matmuls s", 11)}${pad("other ops s", 13)}speed-up`);
+console.log(`\nDistilBERT-base-shaped LoRA training step (random weights, batch ${pureStep?.tokens / 64} × 64 tokens), WebAssembly; median of ${pureStep?.steps?.length ?? "?"} steps after 2 warm-up steps\n`);
+console.log(`${pad("path", 36)}${pad("s/step", 10)}${pad("tokens/s", 10)}${pad("matmuls s", 11)}${pad("other ops s", 13)}speed-up`);
 for (const r of steps) {
   const traffic = r.up_mb ? `   (per step: ${num(r.up_mb, 1)} MB up, ${num(r.down_mb, 1)} MB down, ${r.kept} uploads saved by resident inputs)` : "";
-  console.log(`${pad(r.path, 32)}${pad(num(r.seconds, 2), 10)}${pad(num(r.tokens / r.seconds, 0), 10)}${pad(r.dot_seconds ? num(r.dot_seconds, 2) : "–", 11)}${pad(r.rest_seconds ? num(r.rest_seconds, 2) : "–", 13)}${num(pureStep.seconds / r.seconds, 1)}×${traffic}`);
+  console.log(`${pad(r.path, 36)}${pad(num(r.seconds, 2), 10)}${pad(num(r.tokens / r.seconds, 0), 10)}${pad(r.dot_seconds ? num(r.dot_seconds, 2) : "–", 11)}${pad(r.rest_seconds ? num(r.rest_seconds, 2) : "–", 13)}${num(pureStep.seconds / r.seconds, 1)}×${traffic}`);
 }
 const profiles = rows.filter((r) => r.kind === "profile");
 if (profiles.length) {

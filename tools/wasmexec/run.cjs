@@ -1,6 +1,10 @@
 // Runs a GOOS=js test binary under Node like Go's wasm_exec_node.js, and
 // first instantiates kernels/simd/simd.wasm on the Go instance's memory,
-// publishing its gemm and fused as globalThis.webtuneGemm and webtuneFused,
+// publishing its gemm, pack and fused as globalThis.webtuneGemm, webtunePack
+// and webtuneFused,
+// starts the team of helper threads that split large products
+// (js/team.mjs; WEBTUNE_THREADS threads in all, default the machine's cores
+// but at least 2 so tests always cross threads) as webtuneGemmTeam,
 // and offers WebGPU through
 // Dawn for Node (npm webgpu; on this machine the SwiftShader Vulkan driver)
 // as globalThis.webtuneInitGPU, as js/worker.mjs does in the browser.
@@ -18,6 +22,7 @@ globalThis.crypto ??= require("crypto");
 const [wasmExec, binary, ...args] = process.argv.slice(2);
 require(wasmExec);
 const kernel = path.join(__dirname, "../../kernels/simd/simd.wasm");
+const sharedKernel = path.join(__dirname, "../../kernels/simd/simd-shared.wasm");
 
 (async () => {
   const go = new Go();
@@ -29,6 +34,26 @@ const kernel = path.join(__dirname, "../../kernels/simd/simd.wasm");
     const k = await WebAssembly.instantiate(fs.readFileSync(kernel), { env: { memory: instance.exports.mem } });
     globalThis.webtuneGemm = k.instance.exports.gemm;
     globalThis.webtuneFused = k.instance.exports.fused;
+    globalThis.webtunePack = k.instance.exports.pack;
+    const threads = Number(process.env.WEBTUNE_THREADS || Math.max(2, require("os").availableParallelism()));
+    if (threads > 1 && fs.existsSync(sharedKernel)) {
+      const { Worker } = require("worker_threads");
+      const { startTeam } = await import(path.join(__dirname, "../../js/team.mjs"));
+      const helper = path.join(__dirname, "../../js/team-helper.mjs");
+      globalThis.webtuneGemmTeam = await startTeam({
+        module: await WebAssembly.compile(fs.readFileSync(sharedKernel)),
+        kernel: k.instance.exports,
+        goMemory: instance.exports.mem,
+        helpers: threads - 1,
+        spawn: (init) => new Promise((resolve, reject) => {
+          const w = new Worker(helper);
+          w.unref(); // helpers never keep the process alive
+          w.once("message", (m) => (m.error ? reject(new Error(m.error)) : resolve()));
+          w.once("error", reject);
+          w.postMessage(init);
+        }),
+      });
+    }
   }
   try {
     const webgpu = require("webgpu");
