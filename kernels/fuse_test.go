@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -29,11 +30,19 @@ func fusedKernels(base compute.Backend) []DotKernel {
 // GoMLX emits (bias rows, LayerNorm's per-row statistics, attention's
 // [batch, 1, 1, keys] mask, scalars, same-rank implicit broadcasts),
 // comparisons feeding Where, a boolean output and reshapes: through each
-// fusing kernel equal to the pure-Go backend (exp and erf to 2e-6).
+// fusing kernel equal to the pure-Go backend (exp and erf to 2e-6). Two
+// sizes: runs shorter than 8 (loaded one element at a time) and longer ones
+// (loaded as copied, strided or repeated segments that cross the
+// interpreters' 256-element blocks).
 func TestFusedOps(t *testing.T) {
+	for _, dims := range [][4]int{{3, 2, 5, 7}, {2, 3, 37, 40}} {
+		testFusedOps(t, dims[0], dims[1], dims[2], dims[3])
+	}
+}
+
+func testFusedOps(t *testing.T, B, H, T, D int) {
 	base := inner(t)
 	rng := rand.New(rand.NewPCG(5, 6))
-	const B, H, T, D = 3, 2, 5, 7
 	x := randTensor(rng, B, H, T, D)
 	row := randTensor(rng, D)
 	stat := randTensor(rng, B, H, T, 1)
@@ -85,10 +94,10 @@ func TestFusedOps(t *testing.T) {
 			kb.MinFusedSize = 1
 			got := graph.MustNewExec(kb, c.fn).MustExec(clones()...)
 			if kb.Profile.ByOp["fused"] == 0 {
-				t.Errorf("%s, %s: nothing fused (%v)", k.Name(), c.name, kb.Profile.ByOp)
+				t.Errorf("%s, %s, %v: nothing fused (%v)", k.Name(), c.name, x.Shape(), kb.Profile.ByOp)
 			}
 			for i := range want {
-				compareTensors(t, k.Name()+", "+c.name, i, got[i], want[i], 2e-6)
+				compareTensors(t, fmt.Sprintf("%s, %s, %v", k.Name(), c.name, x.Shape()), i, got[i], want[i], 2e-6)
 			}
 		}
 	}

@@ -307,9 +307,96 @@
       (br_if $l (local.tee $nv (i32.sub (local.get $nv) (i32.const 1))))))
 
   ;; gather loads n elements from i0 on along a pattern (four runs of div,
-  ;; mod, mul at $pat), stepping a (remainder, quotient mod m) counter pair
-  ;; per run instead of dividing per element. The counters live in locals.
+  ;; mod, mul at $pat, innermost first). It moves whole segments: where the
+  ;; innermost run is contiguous in the output (div 1) the segment is the
+  ;; rest of that run, copied as vectors when its operand stride is 1 (a
+  ;; bias row, a transposed head) and strided otherwise; where it is not
+  ;; (div > 1: the innermost output axes are broadcast) the segment is one
+  ;; value repeated (a per-row statistic). Outer runs only turn over at
+  ;; segment ends, since their divs are multiples of div·mod of the runs
+  ;; inside them. Short segments go one element at a time ($gatherscalar).
   (func $gather (param $dst i32) (param $src i32) (param $i0 i32) (param $n i32) (param $pat i32)
+    (local $d1 i32) (local $m1 i32) (local $s1 i32) (local $r1 i32) (local $k1 i32)
+    (local $d2 i32) (local $m2 i32) (local $s2 i32) (local $r2 i32) (local $k2 i32)
+    (local $d3 i32) (local $m3 i32) (local $s3 i32) (local $r3 i32) (local $k3 i32)
+    (local $d4 i32) (local $m4 i32) (local $s4 i32) (local $r4 i32) (local $k4 i32)
+    (local $len i32) (local $at i32) (local $t i32)
+    (local.set $d1 (i32.load (local.get $pat))) (local.set $m1 (i32.load offset=4 (local.get $pat))) (local.set $s1 (i32.load offset=8 (local.get $pat)))
+    (if (i32.lt_u (select (local.get $m1) (local.get $d1) (i32.eq (local.get $d1) (i32.const 1))) (i32.const 8)) (then
+      (call $gatherscalar (local.get $dst) (local.get $src) (local.get $i0) (local.get $n) (local.get $pat))
+      (return)))
+    (local.set $d2 (i32.load offset=12 (local.get $pat))) (local.set $m2 (i32.load offset=16 (local.get $pat))) (local.set $s2 (i32.load offset=20 (local.get $pat)))
+    (local.set $d3 (i32.load offset=24 (local.get $pat))) (local.set $m3 (i32.load offset=28 (local.get $pat))) (local.set $s3 (i32.load offset=32 (local.get $pat)))
+    (local.set $d4 (i32.load offset=36 (local.get $pat))) (local.set $m4 (i32.load offset=40 (local.get $pat))) (local.set $s4 (i32.load offset=44 (local.get $pat)))
+    (local.set $r1 (i32.rem_u (local.get $i0) (local.get $d1)))
+    (local.set $k1 (i32.rem_u (i32.div_u (local.get $i0) (local.get $d1)) (local.get $m1)))
+    (local.set $r2 (i32.rem_u (local.get $i0) (local.get $d2)))
+    (local.set $k2 (i32.rem_u (i32.div_u (local.get $i0) (local.get $d2)) (local.get $m2)))
+    (local.set $r3 (i32.rem_u (local.get $i0) (local.get $d3)))
+    (local.set $k3 (i32.rem_u (i32.div_u (local.get $i0) (local.get $d3)) (local.get $m3)))
+    (local.set $r4 (i32.rem_u (local.get $i0) (local.get $d4)))
+    (local.set $k4 (i32.rem_u (i32.div_u (local.get $i0) (local.get $d4)) (local.get $m4)))
+    (loop $seg
+      (local.set $at (i32.add (local.get $src) (i32.shl
+        (i32.add
+          (i32.add (i32.mul (local.get $k1) (local.get $s1)) (i32.mul (local.get $k2) (local.get $s2)))
+          (i32.add (i32.mul (local.get $k3) (local.get $s3)) (i32.mul (local.get $k4) (local.get $s4))))
+        (i32.const 2))))
+      (if (i32.eq (local.get $d1) (i32.const 1))
+        (then
+          (local.set $len (i32.sub (local.get $m1) (local.get $k1)))
+          (if (i32.gt_u (local.get $len) (local.get $n)) (then (local.set $len (local.get $n))))
+          (if (i32.eq (local.get $s1) (i32.const 1))
+            (then (call $copy (local.get $dst) (local.get $at) (local.get $len)))
+            (else
+              (local.set $t (i32.const 0))
+              (loop $strided
+                (f32.store (i32.add (local.get $dst) (i32.shl (local.get $t) (i32.const 2)))
+                  (f32.load (i32.add (local.get $at) (i32.shl (i32.mul (local.get $t) (local.get $s1)) (i32.const 2)))))
+                (br_if $strided (i32.lt_u (local.tee $t (i32.add (local.get $t) (i32.const 1))) (local.get $len))))))
+          (local.set $k1 (i32.add (local.get $k1) (local.get $len)))
+          (if (i32.eq (local.get $k1) (local.get $m1)) (then (local.set $k1 (i32.const 0)))))
+        (else
+          (local.set $len (i32.sub (local.get $d1) (local.get $r1)))
+          (if (i32.gt_u (local.get $len) (local.get $n)) (then (local.set $len (local.get $n))))
+          (call $fill (local.get $dst) (f32.load (local.get $at)) (local.get $len))
+          (local.set $r1 (i32.add (local.get $r1) (local.get $len)))
+          (if (i32.eq (local.get $r1) (local.get $d1)) (then
+            (local.set $r1 (i32.const 0))
+            (if (i32.eq (local.tee $k1 (i32.add (local.get $k1) (i32.const 1))) (local.get $m1)) (then (local.set $k1 (i32.const 0))))))))
+      ;; the outer runs move on by len (at most to their next turn)
+      (if (i32.ge_u (local.tee $r2 (i32.add (local.get $r2) (local.get $len))) (local.get $d2)) (then
+        (local.set $r2 (i32.sub (local.get $r2) (local.get $d2)))
+        (if (i32.eq (local.tee $k2 (i32.add (local.get $k2) (i32.const 1))) (local.get $m2)) (then (local.set $k2 (i32.const 0))))))
+      (if (i32.ge_u (local.tee $r3 (i32.add (local.get $r3) (local.get $len))) (local.get $d3)) (then
+        (local.set $r3 (i32.sub (local.get $r3) (local.get $d3)))
+        (if (i32.eq (local.tee $k3 (i32.add (local.get $k3) (i32.const 1))) (local.get $m3)) (then (local.set $k3 (i32.const 0))))))
+      (if (i32.ge_u (local.tee $r4 (i32.add (local.get $r4) (local.get $len))) (local.get $d4)) (then
+        (local.set $r4 (i32.sub (local.get $r4) (local.get $d4)))
+        (if (i32.eq (local.tee $k4 (i32.add (local.get $k4) (i32.const 1))) (local.get $m4)) (then (local.set $k4 (i32.const 0))))))
+      (local.set $dst (i32.add (local.get $dst) (i32.shl (local.get $len) (i32.const 2))))
+      (br_if $seg (local.tee $n (i32.sub (local.get $n) (local.get $len))))))
+
+  ;; fill stores v n times: vectors, then a scalar tail.
+  (func $fill (param $dst i32) (param $v f32) (param $n i32)
+    (local $e i32) (local $vv v128)
+    (local.set $vv (f32x4.splat (local.get $v)))
+    (local.set $e (i32.add (local.get $dst) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $vdone (loop $l
+      (br_if $vdone (i32.ge_u (local.get $dst) (local.get $e)))
+      (v128.store (local.get $dst) (local.get $vv))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+      (br $l)))
+    (local.set $e (i32.add (local.get $e) (i32.shl (i32.and (local.get $n) (i32.const 3)) (i32.const 2))))
+    (block $sdone (loop $s
+      (br_if $sdone (i32.ge_u (local.get $dst) (local.get $e)))
+      (f32.store (local.get $dst) (local.get $v))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+      (br $s))))
+
+  ;; gatherscalar is gather one element at a time, stepping a (remainder,
+  ;; quotient mod m) counter pair per run instead of dividing per element.
+    (func $gatherscalar (param $dst i32) (param $src i32) (param $i0 i32) (param $n i32) (param $pat i32)
     (local $d1 i32) (local $m1 i32) (local $s1 i32) (local $r1 i32) (local $k1 i32)
     (local $d2 i32) (local $m2 i32) (local $s2 i32) (local $r2 i32) (local $k2 i32)
     (local $d3 i32) (local $m3 i32) (local $s3 i32) (local $r3 i32) (local $k3 i32)
@@ -365,49 +452,115 @@
   ;; arith runs one arithmetic instruction (opcodes 7…26) over nv vectors:
   ;; d ← a op b (or, for where, a ≠ 0 ? b : c). The dispatch inside the loop
   ;; is one predictable indirect branch per four elements.
+;; arith runs one instruction over nv vectors: one dispatch, then that
+  ;; op's own loop (a dispatch per vector cost more than the ops).
   (func $arith (param $op i32) (param $d i32) (param $a i32) (param $b i32) (param $c i32) (param $nv i32)
-    (local $x v128) (local $y v128) (local $r v128) (local $one v128)
+    (local $i i32) (local $end i32) (local $x v128) (local $one v128)
     (local.set $one (f32x4.splat (f32.const 1)))
-    (local.set $op (i32.sub (local.get $op) (i32.const 7)))
-    (loop $l
-      (local.set $x (v128.load (local.get $a)))
-      (local.set $y (v128.load (local.get $b)))
-      (block $done
-        (block $where (block $ne (block $eq (block $lt (block $le (block $gt (block $ge
-        (block $sign (block $erf (block $exp (block $rsqrt (block $sqrt (block $abs (block $neg
-        (block $max (block $min (block $div (block $mul (block $sub (block $add
-          (br_table $add $sub $mul $div $min $max $neg $abs $sqrt $rsqrt $exp $erf $sign
-                    $ge $gt $le $lt $eq $ne $where $done (local.get $op)))
-          (local.set $r (f32x4.add (local.get $x) (local.get $y))) (br $done))
-          (local.set $r (f32x4.sub (local.get $x) (local.get $y))) (br $done))
-          (local.set $r (f32x4.mul (local.get $x) (local.get $y))) (br $done))
-          (local.set $r (f32x4.div (local.get $x) (local.get $y))) (br $done))
-          (local.set $r (f32x4.min (local.get $x) (local.get $y))) (br $done))
-          (local.set $r (f32x4.max (local.get $x) (local.get $y))) (br $done))
-          (local.set $r (f32x4.neg (local.get $x))) (br $done))
-          (local.set $r (f32x4.abs (local.get $x))) (br $done))
-          (local.set $r (f32x4.sqrt (local.get $x))) (br $done))
-          (local.set $r (f32x4.div (local.get $one) (f32x4.sqrt (local.get $x)))) (br $done))
-          (local.set $r (call $exp (local.get $x))) (br $done))
-          (local.set $r (call $erf (local.get $x))) (br $done))
-          (local.set $r (f32x4.sub
-            (v128.and (f32x4.gt (local.get $x) (f32x4.splat (f32.const 0))) (local.get $one))
-            (v128.and (f32x4.lt (local.get $x) (f32x4.splat (f32.const 0))) (local.get $one)))) (br $done))
-          (local.set $r (v128.and (f32x4.ge (local.get $x) (local.get $y)) (local.get $one))) (br $done))
-          (local.set $r (v128.and (f32x4.gt (local.get $x) (local.get $y)) (local.get $one))) (br $done))
-          (local.set $r (v128.and (f32x4.le (local.get $x) (local.get $y)) (local.get $one))) (br $done))
-          (local.set $r (v128.and (f32x4.lt (local.get $x) (local.get $y)) (local.get $one))) (br $done))
-          (local.set $r (v128.and (f32x4.eq (local.get $x) (local.get $y)) (local.get $one))) (br $done))
-          (local.set $r (v128.and (f32x4.ne (local.get $x) (local.get $y)) (local.get $one))) (br $done))
-        ;; where: a ≠ 0 ? b : c
-        (local.set $r (v128.bitselect (local.get $y) (v128.load (local.get $c))
-          (f32x4.ne (local.get $x) (f32x4.splat (f32.const 0))))))
-      (v128.store (local.get $d) (local.get $r))
-      (local.set $a (i32.add (local.get $a) (i32.const 16)))
-      (local.set $b (i32.add (local.get $b) (i32.const 16)))
-      (local.set $c (i32.add (local.get $c) (i32.const 16)))
-      (local.set $d (i32.add (local.get $d) (i32.const 16)))
-      (br_if $l (local.tee $nv (i32.sub (local.get $nv) (i32.const 1))))))
+    (local.set $end (i32.shl (local.get $nv) (i32.const 4)))
+    (block $where (block $ne (block $eq (block $lt (block $le (block $gt (block $ge (block $sign (block $erf (block $exp (block $rsqrt (block $sqrt (block $abs (block $neg (block $max (block $min (block $div (block $mul (block $sub (block $add 
+      (br_table $add $sub $mul $div $min $max $neg $abs $sqrt $rsqrt $exp $erf $sign $ge $gt $le $lt $eq $ne $where $where (i32.sub (local.get $op) (i32.const 7))))
+    ;; add
+    (loop $Ladd
+      (v128.store (i32.add (local.get $d) (local.get $i)) (f32x4.add (v128.load (i32.add (local.get $a) (local.get $i))) (v128.load (i32.add (local.get $b) (local.get $i)))))
+      (br_if $Ladd (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $end))))
+    (return))
+    ;; sub
+    (loop $Lsub
+      (v128.store (i32.add (local.get $d) (local.get $i)) (f32x4.sub (v128.load (i32.add (local.get $a) (local.get $i))) (v128.load (i32.add (local.get $b) (local.get $i)))))
+      (br_if $Lsub (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $end))))
+    (return))
+    ;; mul
+    (loop $Lmul
+      (v128.store (i32.add (local.get $d) (local.get $i)) (f32x4.mul (v128.load (i32.add (local.get $a) (local.get $i))) (v128.load (i32.add (local.get $b) (local.get $i)))))
+      (br_if $Lmul (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $end))))
+    (return))
+    ;; div
+    (loop $Ldiv
+      (v128.store (i32.add (local.get $d) (local.get $i)) (f32x4.div (v128.load (i32.add (local.get $a) (local.get $i))) (v128.load (i32.add (local.get $b) (local.get $i)))))
+      (br_if $Ldiv (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $end))))
+    (return))
+    ;; min
+    (loop $Lmin
+      (v128.store (i32.add (local.get $d) (local.get $i)) (f32x4.min (v128.load (i32.add (local.get $a) (local.get $i))) (v128.load (i32.add (local.get $b) (local.get $i)))))
+      (br_if $Lmin (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $end))))
+    (return))
+    ;; max
+    (loop $Lmax
+      (v128.store (i32.add (local.get $d) (local.get $i)) (f32x4.max (v128.load (i32.add (local.get $a) (local.get $i))) (v128.load (i32.add (local.get $b) (local.get $i)))))
+      (br_if $Lmax (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $end))))
+    (return))
+    ;; neg
+    (loop $Lneg
+      (v128.store (i32.add (local.get $d) (local.get $i)) (f32x4.neg (v128.load (i32.add (local.get $a) (local.get $i)))))
+      (br_if $Lneg (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $end))))
+    (return))
+    ;; abs
+    (loop $Labs
+      (v128.store (i32.add (local.get $d) (local.get $i)) (f32x4.abs (v128.load (i32.add (local.get $a) (local.get $i)))))
+      (br_if $Labs (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $end))))
+    (return))
+    ;; sqrt
+    (loop $Lsqrt
+      (v128.store (i32.add (local.get $d) (local.get $i)) (f32x4.sqrt (v128.load (i32.add (local.get $a) (local.get $i)))))
+      (br_if $Lsqrt (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $end))))
+    (return))
+    ;; rsqrt
+    (loop $Lrsqrt
+      (v128.store (i32.add (local.get $d) (local.get $i)) (f32x4.div (local.get $one) (f32x4.sqrt (v128.load (i32.add (local.get $a) (local.get $i))))))
+      (br_if $Lrsqrt (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $end))))
+    (return))
+    ;; exp
+    (loop $Lexp
+      (v128.store (i32.add (local.get $d) (local.get $i)) (call $exp (v128.load (i32.add (local.get $a) (local.get $i)))))
+      (br_if $Lexp (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $end))))
+    (return))
+    ;; erf
+    (loop $Lerf
+      (v128.store (i32.add (local.get $d) (local.get $i)) (call $erf (v128.load (i32.add (local.get $a) (local.get $i)))))
+      (br_if $Lerf (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $end))))
+    (return))
+    ;; sign
+    (loop $Lsign
+      (v128.store (i32.add (local.get $d) (local.get $i)) (f32x4.sub (v128.and (f32x4.gt (local.tee $x (v128.load (i32.add (local.get $a) (local.get $i)))) (f32x4.splat (f32.const 0))) (local.get $one)) (v128.and (f32x4.lt (local.get $x) (f32x4.splat (f32.const 0))) (local.get $one))))
+      (br_if $Lsign (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $end))))
+    (return))
+    ;; ge
+    (loop $Lge
+      (v128.store (i32.add (local.get $d) (local.get $i)) (v128.and (f32x4.ge (v128.load (i32.add (local.get $a) (local.get $i))) (v128.load (i32.add (local.get $b) (local.get $i)))) (local.get $one)))
+      (br_if $Lge (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $end))))
+    (return))
+    ;; gt
+    (loop $Lgt
+      (v128.store (i32.add (local.get $d) (local.get $i)) (v128.and (f32x4.gt (v128.load (i32.add (local.get $a) (local.get $i))) (v128.load (i32.add (local.get $b) (local.get $i)))) (local.get $one)))
+      (br_if $Lgt (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $end))))
+    (return))
+    ;; le
+    (loop $Lle
+      (v128.store (i32.add (local.get $d) (local.get $i)) (v128.and (f32x4.le (v128.load (i32.add (local.get $a) (local.get $i))) (v128.load (i32.add (local.get $b) (local.get $i)))) (local.get $one)))
+      (br_if $Lle (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $end))))
+    (return))
+    ;; lt
+    (loop $Llt
+      (v128.store (i32.add (local.get $d) (local.get $i)) (v128.and (f32x4.lt (v128.load (i32.add (local.get $a) (local.get $i))) (v128.load (i32.add (local.get $b) (local.get $i)))) (local.get $one)))
+      (br_if $Llt (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $end))))
+    (return))
+    ;; eq
+    (loop $Leq
+      (v128.store (i32.add (local.get $d) (local.get $i)) (v128.and (f32x4.eq (v128.load (i32.add (local.get $a) (local.get $i))) (v128.load (i32.add (local.get $b) (local.get $i)))) (local.get $one)))
+      (br_if $Leq (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $end))))
+    (return))
+    ;; ne
+    (loop $Lne
+      (v128.store (i32.add (local.get $d) (local.get $i)) (v128.and (f32x4.ne (v128.load (i32.add (local.get $a) (local.get $i))) (v128.load (i32.add (local.get $b) (local.get $i)))) (local.get $one)))
+      (br_if $Lne (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $end))))
+    (return))
+    ;; where
+    (loop $Lwhere
+      (v128.store (i32.add (local.get $d) (local.get $i)) (v128.bitselect (v128.load (i32.add (local.get $b) (local.get $i))) (v128.load (i32.add (local.get $c) (local.get $i))) (f32x4.ne (v128.load (i32.add (local.get $a) (local.get $i))) (f32x4.splat (f32.const 0)))))
+      (br_if $Lwhere (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $end))))
+    (return)
+  )
 
   ;; exp: e^x = 2^n · e^r with n = round(x·log2 e), r = x − n·ln 2 (ln 2 in
   ;; two parts, so r keeps its precision), e^r by its Taylor series to r⁶
