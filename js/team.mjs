@@ -34,6 +34,13 @@ export function blocked(gemm, a, b, c, M, N, K, ldar, ldac, ldb, ldc, acc) {
   }
 }
 
+// padded is kernels.PaddedStride: n rounded up to an odd multiple of 16
+// floats, so that rows of B spread over every cache set.
+function padded(n) {
+  const ld = Math.ceil(n / 16) * 16;
+  return (ld / 16) % 2 === 0 ? ld + 16 : ld;
+}
+
 // startTeam starts `helpers` workers and returns the team's gemm, with the
 // signature of simd.wat's gemm, and its thread count as gemm.threads.
 //   module:    compiled simd-shared.wasm (WebAssembly.Module)
@@ -51,7 +58,8 @@ export async function startTeam({ module, kernel, goMemory, helpers, spawn }) {
     // Columns per thread, a multiple of the kernel's 8-wide tiles.
     const width = Math.ceil(N / (helpers + 1) / 8) * 8;
     const parts = Math.ceil(N / width);
-    const need = M * K + (K + M) * width * (parts - 1);
+    const ldw = padded(width);
+    const need = M * K + (K * ldw + M * width) * (parts - 1);
     if (parts < 2 || need * 4 > MAX_PAGES * PAGE) return blocked(kernel.gemm, a, b, c, M, N, K, ldar, ldac, ldb, ldc, acc);
     if (go.buffer !== goMemory.buffer) go = new Float32Array(goMemory.buffer); // Go's memory grew
     if (need * 4 > shared.buffer.byteLength) {
@@ -76,12 +84,12 @@ export async function startTeam({ module, kernel, goMemory, helpers, spawn }) {
     const jobs = [];
     for (let p = 1; p < parts; p++) {
       const n0 = p * width, w = Math.min(width, N - n0);
-      const bOff = off, cOff = off + K * w;
+      const bOff = off, cOff = off + K * ldw;
       off = cOff + M * w;
-      for (let k = 0; k < K; k++) sh.set(go.subarray(bi + k * ldb + n0, bi + k * ldb + n0 + w), bOff + k * w);
+      for (let k = 0; k < K; k++) sh.set(go.subarray(bi + k * ldb + n0, bi + k * ldb + n0 + w), bOff + k * ldw);
       if (acc) for (let m = 0; m < M; m++) sh.set(go.subarray(ci + m * ldc + n0, ci + m * ldc + n0 + w), cOff + m * w);
       const base = (p - 1) * WORDS;
-      ctrl.set([IDLE, 0, 4 * bOff, 4 * cOff, M, w, K, sr, sc, w, w, acc], base); // A is at address 0
+      ctrl.set([IDLE, 0, 4 * bOff, 4 * cOff, M, w, K, sr, sc, ldw, w, acc], base); // A is at address 0
       Atomics.store(ctrl, base, WORK);
       Atomics.notify(ctrl, base);
       jobs.push({ base, n0, w, bOff, cOff });

@@ -29,6 +29,7 @@ var layouts = []struct {
 	{"tiny", []int{1, 1}, []int{1, 1}, []int{1}, nil, []int{0}, nil, true},
 	{"batch axis last, A strided both ways", []int{5, 7, 2}, []int{2, 5, 9}, []int{0}, []int{2}, []int{1}, []int{0}, true},
 	{"several cache blocks", []int{2, 67, 300}, []int{300, 530}, []int{2}, nil, []int{0}, nil, true},
+	{"rows of B 512 bytes apart (copied to padded rows)", []int{40, 130}, []int{130, 128}, []int{1}, nil, []int{0}, nil, true},
 	{"interleaved free axes", []int{4, 5, 6}, []int{5, 3}, []int{1}, nil, []int{0}, nil, false},
 }
 

@@ -46,8 +46,8 @@ func SIMDPack() Pack {
 	if f.Type() != js.TypeFunction {
 		return nil
 	}
-	return func(dst, src []float32, srcOff, K, N, sk, sn int) {
-		f.Invoke(addr(dst, 0), addr(src, srcOff), K, N, sk, sn)
+	return func(dst []float32, ldd int, src []float32, srcOff, K, N, sk, sn int) {
+		f.Invoke(addr(dst, 0), addr(src, srcOff), K, N, sk, sn, ldd)
 		runtime.KeepAlive(dst)
 		runtime.KeepAlive(src)
 	}

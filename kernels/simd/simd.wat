@@ -141,19 +141,19 @@
       (local.set $m (i32.add (local.get $m) (i32.const 1)))
       (br $mloop))))
   ;; ---------------------------------------------------------------------
-  ;; pack: dst[k*N + n] = src[k*sk + n*sn] for k < K, n < N (strides in
+  ;; pack: dst[k*ldd + n] = src[k*sk + n*sn] for k < K, n < N (strides in
   ;; elements): B made contiguous along n for gemm. The common case, a
   ;; transposed B (sk = 1: nn.Linear's x·Wᵀ), moves 4×4 tiles: four rows of
   ;; src read as vectors, transposed in registers by shuffles, stored as four
   ;; rows of dst. Everything else, and the edges, one value at a time.
-  (func $pack (export "pack") (param $dst i32) (param $src i32) (param $K i32) (param $N i32) (param $sk i32) (param $sn i32)
+  (func $pack (export "pack") (param $dst i32) (param $src i32) (param $K i32) (param $N i32) (param $sk i32) (param $sn i32) (param $ldd i32)
     (local $k i32) (local $n i32) (local $k0 i32) (local $k1 i32) (local $n0 i32) (local $n1 i32) (local $Kb i32) (local $Nb i32) (local $p i32) (local $q i32) (local $rs i32) (local $ds i32)
     (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
     (if (i32.eq (local.get $sk) (i32.const 1)) (then
       (local.set $Kb (i32.and (local.get $K) (i32.const -4)))
       (local.set $Nb (i32.and (local.get $N) (i32.const -4)))
       (local.set $rs (i32.shl (local.get $sn) (i32.const 2)))
-      (local.set $ds (i32.shl (local.get $N) (i32.const 2)))
+      (local.set $ds (i32.shl (local.get $ldd) (i32.const 2)))
       ;; 32×32 blocks (4 KB of src and of dst) keep both sides in L1 while
       ;; their 4×4 tiles move.
       (local.set $n0 (i32.const 0))
@@ -185,7 +185,7 @@
               (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r0) (local.get $r1)))
               (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r2) (local.get $r3)))
               (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r2) (local.get $r3)))
-              (local.set $q (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $k) (local.get $N)) (local.get $n)) (i32.const 2))))
+              (local.set $q (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $k) (local.get $ldd)) (local.get $n)) (i32.const 2))))
               (v128.store (local.get $q) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
               (local.set $q (i32.add (local.get $q) (local.get $ds)))
               (v128.store (local.get $q) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
@@ -202,13 +202,13 @@
         (local.set $n0 (local.get $n1))
         (br $n0loop)))
       ;; edges: the k columns right of the tiles, then the n rows below them
-      (call $packscalar (local.get $dst) (local.get $src) (local.get $Kb) (local.get $K) (i32.const 0) (local.get $Nb) (local.get $N) (local.get $sk) (local.get $sn))
-      (call $packscalar (local.get $dst) (local.get $src) (i32.const 0) (local.get $K) (local.get $Nb) (local.get $N) (local.get $N) (local.get $sk) (local.get $sn))
+      (call $packscalar (local.get $dst) (local.get $src) (local.get $Kb) (local.get $K) (i32.const 0) (local.get $Nb) (local.get $ldd) (local.get $sk) (local.get $sn))
+      (call $packscalar (local.get $dst) (local.get $src) (i32.const 0) (local.get $K) (local.get $Nb) (local.get $N) (local.get $ldd) (local.get $sk) (local.get $sn))
       (return)))
-    (call $packscalar (local.get $dst) (local.get $src) (i32.const 0) (local.get $K) (i32.const 0) (local.get $N) (local.get $N) (local.get $sk) (local.get $sn)))
+    (call $packscalar (local.get $dst) (local.get $src) (i32.const 0) (local.get $K) (i32.const 0) (local.get $N) (local.get $ldd) (local.get $sk) (local.get $sn)))
 
   ;; packscalar is pack over k in [k0, k1), n in [n0, n1), one value at a time.
-  (func $packscalar (param $dst i32) (param $src i32) (param $k0 i32) (param $k1 i32) (param $n0 i32) (param $n1 i32) (param $N i32) (param $sk i32) (param $sn i32)
+  (func $packscalar (param $dst i32) (param $src i32) (param $k0 i32) (param $k1 i32) (param $n0 i32) (param $n1 i32) (param $ldd i32) (param $sk i32) (param $sn i32)
     (local $k i32) (local $n i32)
     (local.set $k (local.get $k0))
     (block $kdone (loop $kloop
@@ -217,7 +217,7 @@
       (block $ndone (loop $nloop
         (br_if $ndone (i32.ge_s (local.get $n) (local.get $n1)))
         (f32.store
-          (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $k) (local.get $N)) (local.get $n)) (i32.const 2)))
+          (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $k) (local.get $ldd)) (local.get $n)) (i32.const 2)))
           (f32.load (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $k) (local.get $sk)) (i32.mul (local.get $n) (local.get $sn))) (i32.const 2)))))
         (local.set $n (i32.add (local.get $n) (i32.const 1)))
         (br $nloop)))
