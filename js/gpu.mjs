@@ -101,8 +101,13 @@ export async function initGPU(gpu, memory, wgsl) {
     const groups = Math.ceil(size / 256);
     dispatch(programs[program], [...inputs, ...outputs], null, Math.min(groups, 65535), Math.ceil(groups / 65535), 1);
   }
+  // reduce(program, x, y, rows, cols, op): the row reductions of
+  // kernels/webgpu/reduce.wgsl (compiled with compile()), one workgroup a row.
+  function reduce(program, x, y, rows, cols, op) {
+    dispatch(programs[program], [x, y], [rows, cols, op, 0], Math.min(rows, 65535), Math.ceil(rows / 65535), 1);
+  }
   return {
     name, emulated, maxStorageBuffers: device.limits.maxStorageBuffersPerShaderStage,
-    alloc, upload, download, release, matmul, compile, fused,
+    alloc, upload, download, release, matmul, compile, fused, reduce,
   };
 }

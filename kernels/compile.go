@@ -21,6 +21,7 @@ type step struct {
 	exe     compute.Executable // segment
 	dot     *DotSpec           // matrix product
 	fused   *Program           // element-wise program
+	reduce  *Reduction         // row reduction (a device's; exe runs it on the host)
 }
 
 // Compile cuts the recorded ops at each float32 DotGeneral and, when the
@@ -46,11 +47,15 @@ func (b *Builder) Compile() (compute.Executable, error) {
 		graphOutputs[n] = true
 	}
 	_, fuses := b.backend.Kernel.(FusedKernel)
-	fuses = fuses || deviceOf(b.backend.Kernel) != nil
+	onDevice := deviceOf(b.backend.Kernel) != nil
+	fuses = fuses || onDevice
 	consts := scalarConstants(ops)
 	minSize := b.backend.MinFusedSize
 	if minSize == 0 {
 		minSize = MinFusedSize
+		if onDevice { // whatever the device leaves to the host costs a round trip
+			minSize = 1
+		}
 	}
 
 	var steps []*step
@@ -75,6 +80,7 @@ func (b *Builder) Compile() (compute.Executable, error) {
 				if len(piece) == 1 {
 					s.name = piece[0].name
 				}
+
 				steps = append(steps, s)
 			}
 		}
@@ -102,6 +108,19 @@ func (b *Builder) Compile() (compute.Executable, error) {
 				return nil, err
 			}
 			steps = append(steps, dotStep(o))
+		case onDevice && isReduction(o):
+			// A step of its own: the device runs it, or the host runs it
+			// as a one-op segment.
+			if err := settle(); err != nil {
+				return nil, err
+			}
+			s, err := b.segment([]*op{o}, consumers, graphOutputs, len(steps))
+			if err != nil {
+				return nil, err
+			}
+			s.name = o.name
+			s.reduce, _ = rowReduction(o)
+			steps = append(steps, s)
 		case fuses && g != nil && fusible(o, g, blocked, consts, minSize):
 			g.add(o)
 		case fuses && fusible(o, nil, nil, consts, minSize):

@@ -20,6 +20,7 @@ type Device interface {
 	// a product or a program; the rest runs on the host.
 	CanDot(s *DotSpec) bool
 	CanFuse(p *Program) bool
+	CanReduce(r *Reduction) bool
 	// Upload copies a host value to the device. input marks one of the
 	// executable's input buffers, which the device may keep for later runs
 	// (GoMLX never writes into a buffer it passes to this backend).
@@ -28,6 +29,7 @@ type Device interface {
 	Download(t Tensor, sh shapes.Shape) (compute.Buffer, error)
 	Dot(s *DotSpec, lhs, rhs Tensor) (Tensor, error)
 	Fused(p *Program, in []Tensor) ([]Tensor, error)
+	Reduce(r *Reduction, x Tensor) (Tensor, error)
 	// Release frees a value the executable no longer reads.
 	Release(t Tensor)
 }
@@ -93,7 +95,11 @@ func (v *values) onDevice(n *node) (Tensor, error) {
 // runOnDevice runs a product or program step on the device, reporting
 // false when the device does not take it.
 func (v *values) runOnDevice(s *step) (bool, error) {
-	if v.dev == nil || (s.dot != nil && !v.dev.CanDot(s.dot)) || (s.fused != nil && !v.dev.CanFuse(s.fused)) || (s.dot == nil && s.fused == nil) {
+	switch {
+	case v.dev == nil:
+		return false, nil
+	case s.dot != nil && v.dev.CanDot(s.dot), s.fused != nil && v.dev.CanFuse(s.fused), s.reduce != nil && v.dev.CanReduce(s.reduce):
+	default:
 		return false, nil
 	}
 	in := make([]Tensor, len(s.inputs))
@@ -104,13 +110,20 @@ func (v *values) runOnDevice(s *step) (bool, error) {
 		}
 	}
 	var out []Tensor
-	if s.dot != nil {
+	switch {
+	case s.dot != nil:
 		t, err := v.dev.Dot(s.dot, in[0], in[1])
 		if err != nil {
 			return false, err
 		}
 		out = []Tensor{t}
-	} else {
+	case s.reduce != nil:
+		t, err := v.dev.Reduce(s.reduce, in[0])
+		if err != nil {
+			return false, err
+		}
+		out = []Tensor{t}
+	default:
 		var err error
 		if out, err = v.dev.Fused(s.fused, in); err != nil {
 			return false, err

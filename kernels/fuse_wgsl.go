@@ -11,11 +11,11 @@ import (
 // WGSL generates a compute shader for a fused program: one invocation per
 // element, the registers as local variables, inputs then outputs bound as
 // storage buffers in order (js/gpu.mjs dispatches 256 invocations per
-// workgroup). It reports false for programs with boolean inputs or outputs
-// (a GPU buffer holds no bytes), which then run on the CPU.
+// workgroup). Booleans are f32 buffers of 0 and 1 on the GPU (a GPU buffer
+// holds no bytes; the WebGPU kernel converts them on the way in and out).
 func (p *Program) WGSL() (string, bool) {
 	for _, sh := range append(p.Inputs[:len(p.Inputs):len(p.Inputs)], p.Outputs...) {
-		if sh.DType != dtypes.Float32 {
+		if sh.DType != dtypes.Float32 && sh.DType != dtypes.Bool {
 			return "", false
 		}
 	}
@@ -49,7 +49,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 	for _, in := range p.Code {
 		d, a, c, e := fmt.Sprintf("r%d", in.Dst), fmt.Sprintf("r%d", in.A), fmt.Sprintf("r%d", in.B), fmt.Sprintf("r%d", in.C)
 		switch op := in.Op; {
-		case op == OpLoad:
+		case op == OpLoad || op == OpLoadBool:
 			fmt.Fprintf(&b, "  %s = in%d[i];\n", d, in.Input)
 		case op == OpLoadScalar:
 			fmt.Fprintf(&b, "  %s = in%d[0];\n", d, in.Input)
@@ -66,6 +66,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 			fmt.Fprintf(&b, "  %s = bitcast<f32>(%du);\n", d, math.Float32bits(in.Imm))
 		case op == OpStore:
 			fmt.Fprintf(&b, "  out%d[i] = %s;\n", in.Input, c)
+		case op == OpStoreBool:
+			fmt.Fprintf(&b, "  out%d[i] = select(0.0, 1.0, %s != 0.0);\n", in.Input, c)
 		case bin[op] != "":
 			fmt.Fprintf(&b, "  %s = %s %s %s;\n", d, a, bin[op], c)
 		case op == OpMin || op == OpMax:

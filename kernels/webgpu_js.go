@@ -12,15 +12,19 @@ import (
 	"weak"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 )
 
 //go:embed webgpu/matmul.wgsl
 var matmulWGSL string
 
-// WebGPU runs products as WGSL compute shaders (kernels/webgpu/matmul.wgsl)
-// and fused element-wise programs as WGSL generated from them, through
-// js/gpu.mjs. It is a Device: values stay on the GPU between its steps and
+//go:embed webgpu/reduce.wgsl
+var reduceWGSL string
+
+// WebGPU runs products as WGSL compute shaders (kernels/webgpu/matmul.wgsl),
+// fused element-wise programs as WGSL generated from them and row
+// reductions (webgpu/reduce.wgsl), through js/gpu.mjs. It is a Device: values stay on the GPU between its steps and
 // the executable's unchanging inputs (frozen weights) are uploaded once.
 // Once the device is lost it declines everything, so the next kernel of a
 // Chain (and the host) takes over.
@@ -36,6 +40,7 @@ type device struct {
 	Lost       error  // set when the device is lost
 	gpu        js.Value
 	maxBuffers int
+	reduce     int // the reduction pipeline's number; -1 if it did not compile
 
 	mu       sync.Mutex
 	kept     map[weak.Pointer[buffer]]*gpuTensor // uploaded executable inputs, by host buffer
@@ -65,7 +70,10 @@ func NewWebGPU(inner compute.Backend) (*WebGPU, error) {
 		return nil, err
 	}
 	d := &device{Adapter: gpu.Get("name").String(), Emulated: gpu.Get("emulated").Bool(), gpu: gpu,
-		maxBuffers: gpu.Get("maxStorageBuffers").Int(), kept: map[weak.Pointer[buffer]]*gpuTensor{}, programs: map[string]int{}}
+		maxBuffers: gpu.Get("maxStorageBuffers").Int(), kept: map[weak.Pointer[buffer]]*gpuTensor{}, programs: map[string]int{}, reduce: -1}
+	if v, err := d.call("compile", reduceWGSL); err == nil {
+		d.reduce = v.Int()
+	}
 	return &WebGPU{device: d, inner: inner}, nil
 }
 
@@ -113,6 +121,26 @@ func (g *WebGPU) program(p *Program) int {
 	return id
 }
 
+func (g *WebGPU) CanReduce(r *Reduction) bool { return g.Lost == nil && g.reduce >= 0 }
+
+func (g *WebGPU) Reduce(r *Reduction, x Tensor) (Tensor, error) {
+	n := r.Rows
+	if r.Op == RowSoftmax {
+		n *= r.Cols
+	}
+	y, err := g.alloc(n)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := g.call("reduce", g.reduce, x.(*gpuTensor).id, y.id, r.Rows, r.Cols, int(r.Op)); err != nil {
+		return nil, err
+	}
+	return y, nil
+}
+
+// Booleans live on the GPU as 0 or 1 in f32 (a GPU buffer holds no bytes):
+// Upload and Download convert them.
+
 func (g *WebGPU) Upload(x compute.Buffer, sh shapes.Shape, input bool) (Tensor, error) {
 	w, isOurs := x.(*buffer)
 	keep := input && isOurs
@@ -127,7 +155,7 @@ func (g *WebGPU) Upload(x compute.Buffer, sh shapes.Shape, input bool) (Tensor, 
 			return t, nil
 		}
 	}
-	flat, err := flat32(x, sh)
+	flat, err := asFloats(x, sh)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +187,17 @@ func (g *WebGPU) Download(t Tensor, sh shapes.Shape) (compute.Buffer, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := flat.([]float32)[:sh.Size()]
+	var out []float32
+	if sh.DType == dtypes.Bool {
+		out = make([]float32, sh.Size())
+		defer func() {
+			for i, v := range out {
+				flat.([]bool)[i] = v != 0
+			}
+		}()
+	} else {
+		out = flat.([]float32)[:sh.Size()]
+	}
 	p, err := g.call("download", t.(*gpuTensor).id, addr(out, 0), len(out))
 	if err != nil {
 		return nil, err
@@ -173,6 +211,25 @@ func (g *WebGPU) Download(t Tensor, sh shapes.Shape) (compute.Buffer, error) {
 	g.Stats.DownloadedBytes += 4 * len(out)
 	g.mu.Unlock()
 	return buf, nil
+}
+
+// asFloats is a buffer's values as float32: its own for float32, 0 or 1
+// for booleans.
+func asFloats(x compute.Buffer, sh shapes.Shape) ([]float32, error) {
+	if sh.DType != dtypes.Bool {
+		return flat32(x, sh)
+	}
+	b := make([]bool, sh.Size())
+	if err := x.ToFlatData(b); err != nil {
+		return nil, err
+	}
+	f := make([]float32, len(b))
+	for i, v := range b {
+		if v {
+			f[i] = 1
+		}
+	}
+	return f, nil
 }
 
 func (g *WebGPU) Release(t Tensor) {

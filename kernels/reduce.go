@@ -1,0 +1,80 @@
+package kernels
+
+import (
+	"slices"
+
+	"github.com/gomlx/compute/dtypes"
+)
+
+// ReduceOp is what a row reduction computes.
+type ReduceOp int
+
+const (
+	RowSum     ReduceOp = iota // y[r] = Σ_c x[r, c]
+	RowMax                     // y[r] = max_c x[r, c]
+	RowSoftmax                 // y[r, c] = exp(x[r, c] − max) / Σ exp(x[r, ·] − max)
+)
+
+// Reduction is a float32 ReduceSum or ReduceMax over an operand's trailing
+// axes, or a FusedSoftmax over its last axis: the operand seen as a
+// row-major [Rows, Cols] matrix, reduced (or normalized) along its rows.
+// LayerNorm's statistics and attention's softmax are all of this form; on a
+// Device they keep activations where they are instead of sending them to
+// the host.
+type Reduction struct {
+	Op         ReduceOp
+	Rows, Cols int
+}
+
+// rowReduction recognizes a recorded op as a Reduction.
+func rowReduction(o *op) (*Reduction, bool) {
+	args := nodeArgs(o)
+	if len(args) != 1 || len(o.outputs) != 1 || args[0].shape.DType != dtypes.Float32 {
+		return nil, false
+	}
+	x := args[0].shape
+	r := x.Rank()
+	kept := r
+	switch o.name {
+	case "ReduceSum", "ReduceMax":
+		axes := slices.Sorted(slices.Values(o.args[1].([]int)))
+		if len(axes) == 0 && o.outputs[0].shape.Rank() == 0 { // no axes: all of them
+			axes = identityAxes(r)
+		}
+		for i, a := range axes { // exactly the last len(axes) axes
+			if a != r-len(axes)+i {
+				return nil, false
+			}
+		}
+		kept = r - len(axes)
+	case "FusedSoftmax":
+		if axis := o.args[1].(int); axis != r-1 && axis != -1 {
+			return nil, false
+		}
+		kept = r - 1
+	default:
+		return nil, false
+	}
+	red := &Reduction{Rows: 1, Cols: 1}
+	for a, d := range x.Dimensions {
+		if a < kept {
+			red.Rows *= d
+		} else {
+			red.Cols *= d
+		}
+	}
+	red.Op = map[string]ReduceOp{"ReduceSum": RowSum, "ReduceMax": RowMax, "FusedSoftmax": RowSoftmax}[o.name]
+	want := red.Rows
+	if red.Op == RowSoftmax {
+		want *= red.Cols
+	}
+	if red.Rows*red.Cols == 0 || o.outputs[0].shape.Size() != want || o.outputs[0].shape.DType != dtypes.Float32 {
+		return nil, false
+	}
+	return red, true
+}
+
+func isReduction(o *op) bool {
+	_, ok := rowReduction(o)
+	return ok
+}
