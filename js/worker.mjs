@@ -15,13 +15,15 @@ async function start() {
   const readyPromise = new Promise((resolve) => (ready = resolve));
   const imports = { ...go.importObject, workers: { ready: () => ready() } };
   const { instance } = await WebAssembly.instantiateStreaming(fetch(new URL("../build/app.wasm", import.meta.url)), imports);
-  // The SIMD kernels (matrix product, packing, fused element-wise programs)
-  // work in place on Go's memory; Go finds them as globalThis.webtuneGemm,
-  // webtunePack and webtuneFused. Without SIMD support Go keeps its own.
+  // The SIMD kernels (matrix product, packing, fused element-wise programs,
+  // row reductions) work in place on Go's memory; Go finds them as
+  // globalThis.webtuneGemm, webtunePack, webtuneFused and webtuneRows.
+  // Without SIMD support Go keeps its own.
   try {
     const kernel = await WebAssembly.instantiateStreaming(fetch(new URL("../build/simd.wasm", import.meta.url)), { env: { memory: instance.exports.mem } });
     globalThis.webtuneGemm = kernel.instance.exports.gemm;
     globalThis.webtunePack = kernel.instance.exports.pack;
+    globalThis.webtuneRows = kernel.instance.exports.rows;
     globalThis.webtuneFused = kernel.instance.exports.fused;
     globalThis.webtuneGemmTeam = await startHelpers(kernel.instance.exports, instance.exports.mem);
   } catch (e) {

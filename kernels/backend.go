@@ -139,15 +139,27 @@ func (c Chain) Name() string {
 
 // Fused runs a program on the first kernel that takes it.
 func (c Chain) Fused(p *Program, in []compute.Buffer) ([]compute.Buffer, error) {
+	return firstTaker(c, func(k FusedKernel) ([]compute.Buffer, error) { return k.Fused(p, in) })
+}
+
+// firstTaker runs on the first kernel of c with the capability K that does
+// not decline (compute.ErrNotImplemented).
+func firstTaker[K any, R any](c Chain, run func(K) (R, error)) (R, error) {
 	for _, k := range c {
-		if f, ok := k.(FusedKernel); ok {
-			out, err := f.Fused(p, in)
+		if kk, ok := k.(K); ok {
+			out, err := run(kk)
 			if err == nil || !compute.IsNotImplemented(err) {
 				return out, err
 			}
 		}
 	}
-	return nil, compute.ErrNotImplemented
+	var none R
+	return none, compute.ErrNotImplemented
+}
+
+// Reduce runs a row reduction on the first kernel that takes it.
+func (c Chain) Reduce(r *Reduction, x compute.Buffer) (compute.Buffer, error) {
+	return firstTaker(c, func(k ReduceKernel) (compute.Buffer, error) { return k.Reduce(r, x) })
 }
 
 func (c Chain) DotGeneral(s *DotSpec, lhs, rhs compute.Buffer) (compute.Buffer, error) {

@@ -47,6 +47,7 @@ func (b *Builder) Compile() (compute.Executable, error) {
 		graphOutputs[n] = true
 	}
 	_, fuses := b.backend.Kernel.(FusedKernel)
+	_, reduces := b.backend.Kernel.(ReduceKernel)
 	onDevice := deviceOf(b.backend.Kernel) != nil
 	fuses = fuses || onDevice
 	consts := scalarConstants(ops)
@@ -108,9 +109,9 @@ func (b *Builder) Compile() (compute.Executable, error) {
 				return nil, err
 			}
 			steps = append(steps, dotStep(o))
-		case onDevice && isReduction(o):
-			// A step of its own: the device runs it, or the host runs it
-			// as a one-op segment.
+		case (onDevice || reduces) && isReduction(o):
+			// A step of its own: the device or the kernel runs it, or the
+			// host runs it as a one-op segment.
 			if err := settle(); err != nil {
 				return nil, err
 			}
@@ -390,6 +391,9 @@ func (e *Executable) run(inputs []compute.Buffer, dev Device, device compute.Dev
 			case s.fused != nil:
 				out, err = e.b.runFused(s.fused, in)
 				e.b.Profile.add(&e.b.Profile.Other, s.name, start)
+			case s.reduce != nil:
+				out, err = e.b.runReduce(s, in, device)
+				e.b.Profile.add(&e.b.Profile.Other, s.name, start)
 			default:
 				out, err = s.exe.Execute(in, make([]bool, len(in)), device)
 				e.b.Profile.add(&e.b.Profile.Other, s.name, start)
@@ -427,6 +431,21 @@ func (e *Executable) run(inputs []compute.Buffer, dev Device, device compute.Dev
 		outs[i] = e.b.wrap(buf)
 	}
 	return outs, nil
+}
+
+// runReduce runs a row reduction on the kernel, falling back to the step's
+// one-op segment.
+func (b *Backend) runReduce(s *step, in []compute.Buffer, device compute.DeviceNum) ([]compute.Buffer, error) {
+	if k, ok := b.Kernel.(ReduceKernel); ok {
+		out, err := k.Reduce(s.reduce, in[0])
+		if err == nil {
+			return []compute.Buffer{out}, nil
+		}
+		if !compute.IsNotImplemented(err) {
+			return nil, fmt.Errorf("%s kernel: %w", b.Kernel.Name(), err)
+		}
+	}
+	return s.exe.Execute(in, make([]bool, len(in)), device)
 }
 
 // runDot runs a product on the kernel, falling back to the inner backend.

@@ -218,8 +218,10 @@ type GemmKernel struct {
 	// loop when nil).
 	Pack        Pack
 	Elementwise func(p *Program, inputs, outputs []any)
-	Inner       compute.Backend
-	scratch     []float32
+	// Rows runs row reductions (Reduction.Run when nil).
+	Rows    func(r *Reduction, x, y []float32)
+	Inner   compute.Backend
+	scratch []float32
 }
 
 // DefaultMinTeam is the smallest product (M·N·K) worth splitting across
@@ -236,6 +238,24 @@ func (g *GemmKernel) Fused(p *Program, in []compute.Buffer) ([]compute.Buffer, e
 }
 
 func (g *GemmKernel) Name() string { return g.Label }
+
+func (g *GemmKernel) Reduce(r *Reduction, x compute.Buffer) (compute.Buffer, error) {
+	in, err := flat32(x, shapes.Make(dtypes.Float32, r.Rows*r.Cols))
+	if err != nil {
+		return nil, err
+	}
+	buf, flat, err := g.Inner.NewSharedBuffer(0, r.Output)
+	if err != nil {
+		return nil, err
+	}
+	out := flat.([]float32)[:r.Output.Size()]
+	if g.Rows != nil {
+		g.Rows(r, in, out)
+	} else {
+		r.Run(in, out)
+	}
+	return buf, nil
+}
 
 func (g *GemmKernel) DotGeneral(s *DotSpec, lhsBuf, rhsBuf compute.Buffer) (compute.Buffer, error) {
 	op, err := prepare(g.Inner, s, lhsBuf, rhsBuf)
@@ -307,7 +327,7 @@ func NewSIMD(inner compute.Backend) *GemmKernel {
 	if g == nil {
 		return nil
 	}
-	k := &GemmKernel{Label: "WebAssembly SIMD", Gemm: g, Pack: SIMDPack(), Elementwise: SIMDElementwise(), Inner: inner}
+	k := &GemmKernel{Label: "WebAssembly SIMD", Gemm: g, Pack: SIMDPack(), Elementwise: SIMDElementwise(), Rows: SIMDRows(), Inner: inner}
 	if team, threads := SIMDTeam(); team != nil {
 		k.Team, k.MinTeam = team, DefaultMinTeam
 		k.Label = fmt.Sprintf("WebAssembly SIMD, %d threads", threads)

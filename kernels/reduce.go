@@ -1,9 +1,12 @@
 package kernels
 
 import (
+	"math"
 	"slices"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 )
 
 // ReduceOp is what a row reduction computes.
@@ -24,6 +27,50 @@ const (
 type Reduction struct {
 	Op         ReduceOp
 	Rows, Cols int
+	Output     shapes.Shape
+}
+
+// ReduceKernel is a kernel that runs row reductions on the host (the SIMD
+// kernel). Reduce returns compute.ErrNotImplemented for one it declines; the
+// pure-Go backend then runs it.
+type ReduceKernel interface {
+	Reduce(r *Reduction, x compute.Buffer) (compute.Buffer, error)
+}
+
+// Run is the reduction in plain Go: the reference, and the fallback of a
+// kernel without a faster one.
+func (r *Reduction) Run(x, y []float32) {
+	for i := range r.Rows {
+		row := x[i*r.Cols : (i+1)*r.Cols]
+		switch r.Op {
+		case RowSum:
+			var s float32
+			for _, v := range row {
+				s += v
+			}
+			y[i] = s
+		case RowMax:
+			m := float32(math.Inf(-1))
+			for _, v := range row {
+				m = max(m, v)
+			}
+			y[i] = m
+		case RowSoftmax:
+			m := float32(math.Inf(-1))
+			for _, v := range row {
+				m = max(m, v)
+			}
+			out := y[i*r.Cols : (i+1)*r.Cols]
+			var s float32
+			for c, v := range row {
+				out[c] = float32(math.Exp(float64(v - m)))
+				s += out[c]
+			}
+			for c := range out {
+				out[c] /= s
+			}
+		}
+	}
 }
 
 // rowReduction recognizes a recorded op as a Reduction.
@@ -55,7 +102,7 @@ func rowReduction(o *op) (*Reduction, bool) {
 	default:
 		return nil, false
 	}
-	red := &Reduction{Rows: 1, Cols: 1}
+	red := &Reduction{Rows: 1, Cols: 1, Output: o.outputs[0].shape}
 	for a, d := range x.Dimensions {
 		if a < kept {
 			red.Rows *= d

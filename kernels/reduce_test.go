@@ -2,6 +2,8 @@ package kernels
 
 import (
 	"fmt"
+
+	"github.com/gomlx/compute"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -11,16 +13,18 @@ import (
 )
 
 // Row reductions (LayerNorm's statistics, softmax, its decomposed form in
-// the backward pass) and boolean masks on a Device equal the pure-Go
-// backend, and leave nothing for the host to compute: values go down only
-// as the graph's outputs.
-func TestDeviceReductions(t *testing.T) {
+// the backward pass) run as steps of their own on each kernel (Go's, SIMD,
+// WebGPU) and equal the pure-Go backend. On a Device, with boolean masks,
+// they leave nothing for the host to compute: values go down only as the
+// graph's outputs.
+func TestReductions(t *testing.T) {
 	base := inner(t)
-	g := gpuKernel(base)
-	if g == nil {
-		t.Skip("no WebGPU device here")
+	for _, k := range fusedKernels(base) {
+		testReductions(t, base, k)
 	}
-	gpu := g.(*WebGPU)
+}
+
+func testReductions(t *testing.T, base compute.Backend, k DotKernel) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	for _, dims := range [][]int{{3, 2, 5, 7}, {2, 3, 37, 100}} {
 		x := randTensor(rng, dims...)
@@ -50,10 +54,14 @@ func TestDeviceReductions(t *testing.T) {
 			}},
 		}
 		for _, c := range graphs {
-			name := fmt.Sprintf("%s, %v", c.name, dims)
+			name := fmt.Sprintf("%s: %s, %v", k.Name(), c.name, dims)
 			want := graph.MustNewExec(base, c.fn).MustExec(localCopy(x))
-			kb := New(base, gpu)
-			before := gpu.Stats
+			kb := New(base, k)
+			gpu, _ := k.(*WebGPU)
+			var before GPUStats
+			if gpu != nil {
+				before = gpu.Stats
+			}
 			got := graph.MustNewExec(kb, c.fn).MustExec(localCopy(x))
 			tol := 2e-6
 			if strings.HasPrefix(c.name, "ReduceSum") {
@@ -61,6 +69,12 @@ func TestDeviceReductions(t *testing.T) {
 			}
 			for i := range want {
 				compareTensors(t, name, i, got[i], want[i], tol)
+			}
+			if kb.Profile.ByOp["ReduceSum"]+kb.Profile.ByOp["ReduceMax"]+kb.Profile.ByOp["FusedSoftmax"] == 0 {
+				t.Errorf("%s: no reduction step (%v)", name, kb.Profile.ByOp)
+			}
+			if gpu == nil {
+				continue
 			}
 			if wait := kb.Profile.ByOp["GPU work and read-back"]; wait != 0 {
 				t.Errorf("%s: a host step read values back from the GPU (%v)", name, kb.Profile.ByOp)

@@ -53,6 +53,20 @@ func SIMDPack() Pack {
 	}
 }
 
+// SIMDRows returns the SIMD row reductions (rows in simd.wat, published as
+// globalThis.webtuneRows), or nil.
+func SIMDRows() func(r *Reduction, x, y []float32) {
+	f := js.Global().Get("webtuneRows")
+	if f.Type() != js.TypeFunction {
+		return nil
+	}
+	return func(r *Reduction, x, y []float32) {
+		f.Invoke(addr(x, 0), addr(y, 0), r.Rows, r.Cols, int(r.Op))
+		runtime.KeepAlive(x)
+		runtime.KeepAlive(y)
+	}
+}
+
 // SIMDTeam returns the SIMD matrix kernel split across threads (js/team.mjs,
 // published as globalThis.webtuneGemmTeam by hosts that could start helper
 // workers) and its thread count, or nil. It takes whole products and blocks

@@ -13,3 +13,6 @@ func SIMDTeam() (Gemm, int) { return nil, 0 }
 
 // SIMDPack is only available in WebAssembly.
 func SIMDPack() Pack { return nil }
+
+// SIMDRows is only available in WebAssembly.
+func SIMDRows() func(r *Reduction, x, y []float32) { return nil }

@@ -1,7 +1,7 @@
 ;; simd.wat: webtune's WebAssembly SIMD kernels, working directly on the Go
 ;; program's linear memory (imported as env.memory): the matrix product
-;; (gemm), packing B for it (pack) and the interpreter of fused element-wise
-;; programs (fused, below).
+;; (gemm), packing B for it (pack), the interpreter of fused element-wise
+;; programs (fused) and row reductions (rows).
 ;;
 ;; gemm:
 ;;   C[m, n] (= or +=) sum_k A[m*ldar + k*ldac] * B[k*ldb + n]
@@ -561,6 +561,104 @@
       (br_if $Lwhere (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $end))))
     (return)
   )
+
+  ;; ---------------------------------------------------------------------
+  ;; rows: the row reductions of kernels.Reduction on a row-major [rows,
+  ;; cols] x: op 0 y[r] = Σ x[r, ·]; op 1 y[r] = max x[r, ·]; op 2 y[r, ·] =
+  ;; softmax(x[r, ·]) = exp(x − max) / Σ exp(x − max). Four lanes fold a
+  ;; row (then a scalar tail), and the lanes are combined at the end.
+  (func $rows (export "rows") (param $x i32) (param $y i32) (param $R i32) (param $C i32) (param $op i32)
+    (local $r i32) (local $p i32) (local $e i32) (local $ev i32) (local $q i32)
+    (local $acc v128) (local $m v128) (local $s f32) (local $mx f32) (local $inv v128)
+    (local.set $r (i32.const 0))
+    (block $rdone (loop $rloop
+      (br_if $rdone (i32.ge_u (local.get $r) (local.get $R)))
+      (local.set $p (i32.add (local.get $x) (i32.shl (i32.mul (local.get $r) (local.get $C)) (i32.const 2))))
+      (local.set $e (i32.add (local.get $p) (i32.shl (local.get $C) (i32.const 2))))
+      (local.set $ev (i32.add (local.get $p) (i32.shl (i32.and (local.get $C) (i32.const -4)) (i32.const 2))))
+      (if (i32.eqz (local.get $op))
+        (then
+          ;; sum
+          (local.set $acc (v128.const i32x4 0 0 0 0))
+          (local.set $q (local.get $p))
+          (block $d (loop $l
+            (br_if $d (i32.ge_u (local.get $q) (local.get $ev)))
+            (local.set $acc (f32x4.add (local.get $acc) (v128.load (local.get $q))))
+            (local.set $q (i32.add (local.get $q) (i32.const 16)))
+            (br $l)))
+          (local.set $s (call $hsum (local.get $acc)))
+          (block $d (loop $l
+            (br_if $d (i32.ge_u (local.get $q) (local.get $e)))
+            (local.set $s (f32.add (local.get $s) (f32.load (local.get $q))))
+            (local.set $q (i32.add (local.get $q) (i32.const 4)))
+            (br $l)))
+          (f32.store (i32.add (local.get $y) (i32.shl (local.get $r) (i32.const 2))) (local.get $s)))
+        (else
+          ;; max (for softmax too)
+          (local.set $m (f32x4.splat (f32.const -inf)))
+          (local.set $q (local.get $p))
+          (block $d (loop $l
+            (br_if $d (i32.ge_u (local.get $q) (local.get $ev)))
+            (local.set $m (f32x4.max (local.get $m) (v128.load (local.get $q))))
+            (local.set $q (i32.add (local.get $q) (i32.const 16)))
+            (br $l)))
+          (local.set $mx (f32.max
+            (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
+            (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))
+          (block $d (loop $l
+            (br_if $d (i32.ge_u (local.get $q) (local.get $e)))
+            (local.set $mx (f32.max (local.get $mx) (f32.load (local.get $q))))
+            (local.set $q (i32.add (local.get $q) (i32.const 4)))
+            (br $l)))
+          (if (i32.eq (local.get $op) (i32.const 1))
+            (then (f32.store (i32.add (local.get $y) (i32.shl (local.get $r) (i32.const 2))) (local.get $mx)))
+            (else
+              ;; softmax: e = exp(x − max) into y's row, its sum, then e / sum
+              (call $softmaxrow (local.get $p) (i32.add (local.get $y) (i32.sub (local.get $p) (local.get $x)))
+                (local.get $C) (local.get $mx))))))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rloop))))
+
+  (func $hsum (param $v v128) (result f32)
+    (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
+
+  ;; softmaxrow writes softmax(x[0..n)) given its max to y[0..n). The tail
+  ;; goes through $exp too, one lane used, so every value is computed alike.
+  (func $softmaxrow (param $x i32) (param $y i32) (param $n i32) (param $mx f32)
+    (local $i i32) (local $nv i32) (local $acc v128) (local $mv v128) (local $s f32) (local $sv v128) (local $t f32)
+    (local.set $mv (f32x4.splat (local.get $mx)))
+    (local.set $nv (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2)))
+    (local.set $acc (v128.const i32x4 0 0 0 0))
+    (local.set $i (i32.const 0))
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $i) (local.get $nv)))
+      (v128.store (i32.add (local.get $y) (local.get $i))
+        (local.tee $sv (call $exp (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $i))) (local.get $mv)))))
+      (local.set $acc (f32x4.add (local.get $acc) (local.get $sv)))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $l)))
+    (local.set $s (call $hsum (local.get $acc)))
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $i) (i32.shl (local.get $n) (i32.const 2))))
+      (local.set $t (f32x4.extract_lane 0 (call $exp (f32x4.splat (f32.sub (f32.load (i32.add (local.get $x) (local.get $i))) (local.get $mx))))))
+      (f32.store (i32.add (local.get $y) (local.get $i)) (local.get $t))
+      (local.set $s (f32.add (local.get $s) (local.get $t)))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $l)))
+    (local.set $sv (f32x4.splat (local.get $s)))
+    (local.set $i (i32.const 0))
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $i) (local.get $nv)))
+      (v128.store (i32.add (local.get $y) (local.get $i)) (f32x4.div (v128.load (i32.add (local.get $y) (local.get $i))) (local.get $sv)))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $l)))
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $i) (i32.shl (local.get $n) (i32.const 2))))
+      (f32.store (i32.add (local.get $y) (local.get $i)) (f32.div (f32.load (i32.add (local.get $y) (local.get $i))) (local.get $s)))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $l))))
 
   ;; exp: e^x = 2^n · e^r with n = round(x·log2 e), r = x − n·ln 2 (ln 2 in
   ;; two parts, so r keeps its precision), e^r by its Taylor series to r⁶

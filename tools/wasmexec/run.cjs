@@ -1,7 +1,7 @@
 // Runs a GOOS=js test binary under Node like Go's wasm_exec_node.js, and
 // first instantiates kernels/simd/simd.wasm on the Go instance's memory,
-// publishing its gemm, pack and fused as globalThis.webtuneGemm, webtunePack
-// and webtuneFused,
+// publishing its gemm, pack, rows and fused as globalThis.webtuneGemm,
+// webtunePack, webtuneRows and webtuneFused,
 // starts the team of helper threads that split large products
 // (js/team.mjs; WEBTUNE_THREADS threads in all, default the machine's cores
 // but at least 2 so tests always cross threads) as webtuneGemmTeam,
@@ -35,6 +35,7 @@ const sharedKernel = path.join(__dirname, "../../kernels/simd/simd-shared.wasm")
     globalThis.webtuneGemm = k.instance.exports.gemm;
     globalThis.webtuneFused = k.instance.exports.fused;
     globalThis.webtunePack = k.instance.exports.pack;
+    globalThis.webtuneRows = k.instance.exports.rows;
     const threads = Number(process.env.WEBTUNE_THREADS || Math.max(2, require("os").availableParallelism()));
     if (threads > 1 && fs.existsSync(sharedKernel)) {
       const { Worker } = require("worker_threads");
