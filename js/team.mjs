@@ -54,16 +54,21 @@ export async function startTeam({ module, kernel, goMemory, helpers, spawn }) {
   let go = new Float32Array(goMemory.buffer);
   let sh = new Float32Array(shared.buffer);
 
+  let gone = false; // a helper stopped answering: the team is not used again
   function gemm(a, b, c, M, N, K, ldar, ldac, ldb, ldc, acc) {
     // Columns per thread, a multiple of the kernel's 8-wide tiles.
     const width = Math.ceil(N / (helpers + 1) / 8) * 8;
-    const parts = Math.ceil(N / width);
+    const parts = gone ? 1 : Math.ceil(N / width);
     const ldw = padded(width);
     const need = M * K + (K * ldw + M * width) * (parts - 1);
     if (parts < 2 || need * 4 > MAX_PAGES * PAGE) return blocked(kernel.gemm, a, b, c, M, N, K, ldar, ldac, ldb, ldc, acc);
     if (go.buffer !== goMemory.buffer) go = new Float32Array(goMemory.buffer); // Go's memory grew
     if (need * 4 > shared.buffer.byteLength) {
-      shared.grow(Math.ceil((need * 4 - shared.buffer.byteLength) / PAGE));
+      try {
+        shared.grow(Math.ceil((need * 4 - shared.buffer.byteLength) / PAGE));
+      } catch {
+        return blocked(kernel.gemm, a, b, c, M, N, K, ldar, ldac, ldb, ldc, acc); // no memory for the copies
+      }
       sh = new Float32Array(shared.buffer);
     }
     // A, compacted: row-major, or column-major when that is how it lies.
@@ -96,14 +101,22 @@ export async function startTeam({ module, kernel, goMemory, helpers, spawn }) {
     }
     blocked(kernel.gemm, a, b, c, M, width, K, ldar, ldac, ldb, ldc, acc);
     for (const { base, n0, w, cOff } of jobs) {
-      while (Atomics.load(ctrl, base) === WORK) Atomics.wait(ctrl, base, WORK);
-      if (Atomics.load(ctrl, base) === FAILED) {
+      // A helper's share takes well under a second; one silent for a minute
+      // is gone (a browser may stop a worker), and its part is done here.
+      const deadline = performance.now() + 60_000;
+      while (Atomics.load(ctrl, base) === WORK && performance.now() < deadline) Atomics.wait(ctrl, base, WORK, 1000);
+      const state = Atomics.load(ctrl, base);
+      if (state === WORK) {
+        gone = true;
+        console.warn("webtune: a helper thread stopped answering; matrix products stay on one thread");
+      }
+      if (state !== DONE) {
         // The helper could not run (it says why on its console): do its part here.
         blocked(kernel.gemm, a, b + 4 * n0, c + 4 * n0, M, w, K, ldar, ldac, ldb, ldc, acc);
       } else {
         for (let m = 0; m < M; m++) go.set(sh.subarray(cOff + m * w, cOff + m * w + w), ci + m * ldc + n0);
       }
-      Atomics.store(ctrl, base, IDLE);
+      if (!gone) Atomics.store(ctrl, base, IDLE);
     }
   }
   gemm.threads = helpers + 1;

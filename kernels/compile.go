@@ -21,7 +21,7 @@ type step struct {
 	exe     compute.Executable // segment
 	dot     *DotSpec           // matrix product
 	fused   *Program           // element-wise program
-	reduce  *Reduction         // row reduction (a device's; exe runs it on the host)
+	reduce  *Reduction         // row reduction (the device's or the kernel's; else exe runs it)
 }
 
 // Compile cuts the recorded ops at each float32 DotGeneral and, when the
@@ -81,7 +81,6 @@ func (b *Builder) Compile() (compute.Executable, error) {
 				if len(piece) == 1 {
 					s.name = piece[0].name
 				}
-
 				steps = append(steps, s)
 			}
 		}

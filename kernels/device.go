@@ -92,14 +92,14 @@ func (v *values) onDevice(n *node) (Tensor, error) {
 	return t, nil
 }
 
-// runOnDevice runs a product or program step on the device, reporting
-// false when the device does not take it.
+// runOnDevice runs a product, program or reduction step on the device,
+// reporting false when the device does not take it.
 func (v *values) runOnDevice(s *step) (bool, error) {
-	switch {
-	case v.dev == nil:
+	if v.dev == nil {
 		return false, nil
-	case s.dot != nil && v.dev.CanDot(s.dot), s.fused != nil && v.dev.CanFuse(s.fused), s.reduce != nil && v.dev.CanReduce(s.reduce):
-	default:
+	}
+	takes := s.dot != nil && v.dev.CanDot(s.dot) || s.fused != nil && v.dev.CanFuse(s.fused) || s.reduce != nil && v.dev.CanReduce(s.reduce)
+	if !takes {
 		return false, nil
 	}
 	in := make([]Tensor, len(s.inputs))

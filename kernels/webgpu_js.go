@@ -187,14 +187,10 @@ func (g *WebGPU) Download(t Tensor, sh shapes.Shape) (compute.Buffer, error) {
 	if err != nil {
 		return nil, err
 	}
+	bools, isBool := flat.([]bool)
 	var out []float32
-	if sh.DType == dtypes.Bool {
+	if isBool {
 		out = make([]float32, sh.Size())
-		defer func() {
-			for i, v := range out {
-				flat.([]bool)[i] = v != 0
-			}
-		}()
 	} else {
 		out = flat.([]float32)[:sh.Size()]
 	}
@@ -205,6 +201,11 @@ func (g *WebGPU) Download(t Tensor, sh shapes.Shape) (compute.Buffer, error) {
 	if _, err := await(p); err != nil {
 		g.Lost = fmt.Errorf("%w: %v", ErrDeviceLost, err)
 		return nil, g.Lost
+	}
+	if isBool {
+		for i, v := range out {
+			bools[i] = v != 0
+		}
 	}
 	g.mu.Lock()
 	g.Stats.Downloads++
