@@ -12,16 +12,19 @@ GO_SRC   := $(shell find model wasm kernels -name '*.go' -not -name '*_test.go' 
 all: build
 
 ## build: the WebAssembly program and the page's assets under public/
-build: $(PUBLIC)/build/app.wasm $(PUBLIC)/build/simd.wasm $(PUBLIC)/build/simd-shared.wasm $(PUBLIC)/build/wasm_exec.js $(patsubst js/%,$(PUBLIC)/js/%,$(JS_SRC))
+SIMD_WASM := simd.wasm simd-shared.wasm simd-fma.wasm simd-fma-shared.wasm
+
+build: $(PUBLIC)/build/app.wasm $(addprefix $(PUBLIC)/build/,$(SIMD_WASM)) $(PUBLIC)/build/wasm_exec.js $(patsubst js/%,$(PUBLIC)/js/%,$(JS_SRC))
 
 $(PUBLIC)/build/app.wasm: $(GO_SRC)
 	@mkdir -p $(@D)
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $@ ./wasm
 
-# The SIMD kernels, assembled from WAT with wabt from npm: one module on Go's
-# memory, one on the shared memory of the helper threads (js/team.mjs).
-kernels/simd/simd.wasm kernels/simd/simd-shared.wasm &: kernels/simd/simd.wat kernels/simd/build.mjs kernels/simd/package-lock.json
-	cd kernels/simd && npm ci --no-audit --no-fund --silent && node build.mjs simd.wat simd.wasm simd-shared.wasm
+# The SIMD kernels, assembled from WAT with wabt from npm: on Go's memory and
+# on the shared memory of the helper threads (js/team.mjs), each with and
+# without relaxed-SIMD fused multiply-adds (see build.mjs).
+$(addprefix kernels/simd/,$(SIMD_WASM)) &: kernels/simd/simd.wat kernels/simd/build.mjs kernels/simd/package-lock.json
+	cd kernels/simd && npm ci --no-audit --no-fund --silent && node build.mjs simd.wat
 
 $(PUBLIC)/build/%.wasm: kernels/simd/%.wasm
 	@mkdir -p $(@D)
@@ -53,14 +56,20 @@ test-go:
 	@echo "== go test (native)"
 	$(GO) test -count=1 ./...
 
+# Node's switch for relaxed SIMD, where it still needs one (Node 20).
+RELAXED_SIMD = $(shell node --experimental-wasm-relaxed-simd -e 0 >/dev/null 2>&1 && echo --experimental-wasm-relaxed-simd)
+
 # The same packages compiled to WebAssembly and run under Node.
 # tools/wasmexec is Go's Node runner plus the SIMD kernel on Go's memory and
 # WebGPU through Dawn for Node on the SwiftShader Vulkan driver (from chromium).
-test-wasm: kernels/simd/simd.wasm kernels/simd/simd-shared.wasm deps-browser
+test-wasm: $(addprefix kernels/simd/,$(SIMD_WASM)) deps-browser
 	@echo "== go test (GOOS=js GOARCH=wasm, under Node, with the SIMD kernel and WebGPU)"
 	cd tools/wasmexec && npm ci --no-audit --no-fund --silent
-	GOOS=js GOARCH=wasm VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json XDG_RUNTIME_DIR=$${XDG_RUNTIME_DIR:-/tmp} \
+	GOOS=js GOARCH=wasm VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json XDG_RUNTIME_DIR=$${XDG_RUNTIME_DIR:-/tmp} WEBTUNE_NODE_FLAGS="$(RELAXED_SIMD)" \
 		$(GO) test -exec "$(CURDIR)/tools/wasmexec/go_js_wasm_exec" -count=1 ./model/... ./wasm/... ./kernels/...
+	@echo "== the kernels again with the plain SIMD build (no fused multiply-adds)"
+	GOOS=js GOARCH=wasm VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json XDG_RUNTIME_DIR=$${XDG_RUNTIME_DIR:-/tmp} WEBTUNE_SIMD=plain \
+		$(GO) test -exec "$(CURDIR)/tools/wasmexec/go_js_wasm_exec" -count=1 ./kernels/...
 
 test-fuzz:
 	@echo "== fuzzing each text format for a few seconds"
@@ -78,7 +87,7 @@ deps-browser:
 	@command -v chromium >/dev/null && ldconfig -p | grep -q libvulkan.so.1 || { $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq chromium libvulkan1; }
 
 ## bench: matrix kernels and a DistilBERT-base-shaped training step, as ratios against baselines run in the same command
-bench: kernels/simd/simd.wasm kernels/simd/simd-shared.wasm deps-browser
+bench: $(addprefix kernels/simd/,$(SIMD_WASM)) deps-browser
 	@mkdir -p test-output
 	cd tools/wasmexec && npm ci --no-audit --no-fund --silent
 	cd tools/bench && npm ci --no-audit --no-fund --silent && \

@@ -286,7 +286,16 @@ function renderRun() {
   $("#train-resume").hidden = ui.training || !r?.stopped;
 }
 
-async function checkpoint() {
+// checkpoint saves the training state the API just snapshotted. Saves run
+// one after another, so a later checkpoint is never overwritten by an
+// earlier one that finished late.
+let checkpoints = Promise.resolve();
+function checkpoint() {
+  checkpoints = checkpoints.then(saveCheckpoint);
+  return checkpoints;
+}
+
+async function saveCheckpoint() {
   if (!store.available()) return;
   try {
     const res = await api("/api/state");
@@ -328,7 +337,12 @@ function onEvent(ev) {
     case "stopped":
     case "error":
       ui.run = ev.run;
-      if (ev.run?.history?.length) ui.loss = ev.run.history.map((p) => ({ x: p.step, y: p.loss }));
+      if (ev.run?.history?.length) {
+        ui.loss = ev.run.history.map((p) => ({ x: p.step, y: p.loss }));
+        // The stream sends at most ~10 steps a second: show where the run
+        // really ended (where a stopped run resumes from).
+        updateStats(ev.run.history[ev.run.history.length - 1]);
+      }
       drawCharts();
       renderRun();
       if (ev.type === "error") showError("#train-error", new Error(ev.error));

@@ -20,12 +20,18 @@ async function start() {
   // globalThis.webtuneGemm, webtunePack, webtuneFused and webtuneRows.
   // Without SIMD support Go keeps its own.
   try {
-    const kernel = await WebAssembly.instantiateStreaming(fetch(new URL("../build/simd.wasm", import.meta.url)), { env: { memory: instance.exports.mem } });
+    // The build with fused multiply-adds where the browser has relaxed SIMD.
+    const fmaBytes = await (await fetch(new URL("../build/simd-fma.wasm", import.meta.url))).arrayBuffer();
+    const fma = WebAssembly.validate(fmaBytes);
+    const env = { env: { memory: instance.exports.mem } };
+    const kernel = fma ? await WebAssembly.instantiate(fmaBytes, env)
+      : await WebAssembly.instantiateStreaming(fetch(new URL("../build/simd.wasm", import.meta.url)), env);
     globalThis.webtuneGemm = kernel.instance.exports.gemm;
     globalThis.webtunePack = kernel.instance.exports.pack;
     globalThis.webtuneRows = kernel.instance.exports.rows;
     globalThis.webtuneFused = kernel.instance.exports.fused;
-    globalThis.webtuneGemmTeam = await startHelpers(kernel.instance.exports, instance.exports.mem);
+    globalThis.webtuneFMA = fma;
+    globalThis.webtuneGemmTeam = await startHelpers(kernel.instance.exports, instance.exports.mem, fma ? "simd-fma-shared.wasm" : "simd-shared.wasm");
   } catch (e) {
     console.warn("WebAssembly SIMD kernel unavailable, matrix products stay in Go:", e);
   }
@@ -41,12 +47,12 @@ async function start() {
 // matrix product (js/team.mjs): one per further core (at most 8 threads in
 // all; ?threads=N sets the count). Shared memory needs cross-origin isolation
 // (tools/serve sends COOP/COEP); without it products stay on this thread.
-async function startHelpers(kernel, goMemory) {
+async function startHelpers(kernel, goMemory, sharedBuild) {
   const asked = Number(new URL(self.location.href).searchParams.get("threads"));
   const threads = asked > 0 ? Math.min(asked, 16) : Math.min(navigator.hardwareConcurrency || 1, 8);
   if (threads < 2 || !self.crossOriginIsolated) return undefined;
   try {
-    const module = await WebAssembly.compileStreaming(fetch(new URL("../build/simd-shared.wasm", import.meta.url)));
+    const module = await WebAssembly.compileStreaming(fetch(new URL(`../build/${sharedBuild}`, import.meta.url)));
     return await startTeam({
       module, kernel, goMemory, helpers: threads - 1,
       spawn: (init) => new Promise((resolve, reject) => {

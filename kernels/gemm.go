@@ -328,6 +328,9 @@ func NewSIMD(inner compute.Backend) *GemmKernel {
 		return nil
 	}
 	k := &GemmKernel{Label: "WebAssembly SIMD", Gemm: g, Pack: SIMDPack(), Elementwise: SIMDElementwise(), Rows: SIMDRows(), Inner: inner}
+	if SIMDFMA() {
+		k.Label += " (FMA)"
+	}
 	if team, threads := SIMDTeam(); team != nil {
 		k.Team, k.MinTeam = team, DefaultMinTeam
 		k.Label = fmt.Sprintf("WebAssembly SIMD, %d threads", threads)

@@ -53,6 +53,12 @@ func SIMDPack() Pack {
 	}
 }
 
+// SIMDFMA reports whether the host loaded the SIMD kernels built with
+// relaxed-SIMD fused multiply-adds (kernels/simd/build.mjs).
+func SIMDFMA() bool {
+	return js.Global().Get("webtuneFMA").Truthy()
+}
+
 // SIMDRows returns the SIMD row reductions (rows in simd.wat, published as
 // globalThis.webtuneRows), or nil.
 func SIMDRows() func(r *Reduction, x, y []float32) {

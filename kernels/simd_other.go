@@ -16,3 +16,6 @@ func SIMDPack() Pack { return nil }
 
 // SIMDRows is only available in WebAssembly.
 func SIMDRows() func(r *Reduction, x, y []float32) { return nil }
+
+// SIMDFMA is only available in WebAssembly.
+func SIMDFMA() bool { return false }

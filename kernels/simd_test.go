@@ -3,6 +3,7 @@ package kernels
 import (
 	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 )
@@ -13,6 +14,10 @@ func TestGemmSIMD(t *testing.T) {
 	g := SIMDGemm()
 	if g == nil {
 		t.Skip("no WebAssembly SIMD kernel in this environment")
+	}
+	t.Logf("SIMD build with fused multiply-adds: %v", SIMDFMA())
+	if os.Getenv("WEBTUNE_SIMD") == "plain" && SIMDFMA() {
+		t.Fatal("WEBTUNE_SIMD=plain, yet the FMA build is loaded")
 	}
 	checkGemm(t, "SIMD", g, SIMDPack(), false)
 }

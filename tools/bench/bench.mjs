@@ -49,30 +49,47 @@ for (const [name, batch, M, K, N, tb] of only === "webgpu" ? [] : shapes) {
 }
 
 const wasm = join(ROOT, "test-output", "bench.wasm");
-let out = "";
+let out = "", plain = "";
+// relaxedFlag is Node's switch for relaxed SIMD where it still needs one.
+function relaxedFlag() {
+  try {
+    execFileSync(process.execPath, ["--experimental-wasm-relaxed-simd", "-e", "0"], { stdio: "ignore" });
+    return "--experimental-wasm-relaxed-simd";
+  } catch {
+    return "";
+  }
+}
 if (only !== "webgpu") {
   execFileSync("go", ["build", "-o", wasm, "./tools/bench"], { cwd: ROOT, env: { ...process.env, GOOS: "js", GOARCH: "wasm" }, stdio: "inherit" });
   // V8 first runs WebAssembly in baseline code and optimizes hot functions
   // in the background; with both cores busy (the helper threads) that takes
   // Go's large program a minute or more, and steps timed meanwhile measure
-  // the compiler. Every path is timed in optimized code instead.
-  out = execFileSync(join(ROOT, "tools/wasmexec/go_js_wasm_exec"), [wasm], {
-    cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 24, env: { ...process.env, WEBTUNE_NODE_FLAGS: "--no-wasm-dynamic-tiering" },
+  // the compiler. Every path is timed in optimized code instead. Relaxed
+  // SIMD (the kernels' fused multiply-adds) is behind a flag in Node 20, on
+  // by default in Chrome; the plain SIMD build is timed too.
+  const run = (args, env) => execFileSync(join(ROOT, "tools/wasmexec/go_js_wasm_exec"), [wasm, ...args], {
+    cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 24, env: { ...process.env, WEBTUNE_NODE_FLAGS: `--no-wasm-dynamic-tiering ${relaxedFlag()}`, ...env },
   });
+  out = run([]);
+  plain = run(["-only-matmul", "-skip-pure-go-matmul"], { WEBTUNE_SIMD: "plain" });
 }
-const rows = out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+const parse = (text) => text.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+const rows = parse(out);
+const plainRows = parse(plain).filter((r) => !r.fma && r.path === "webtune SIMD (wasm)");
 
 const pad = (s, n) => String(s).padEnd(n);
 const num = (v, d = 1) => (v === undefined ? "–" : v.toFixed(d));
 const teamPath = rows.find((r) => r.kind === "matmul" && r.path.includes("threads"))?.path;
-console.log("\nMatrix products, GFLOP/s (one thread unless said, this machine)\n");
-console.log(`${pad("shape", 42)}${pad("webtune SIMD", 14)}${pad("TF.js wasm", 12)}${pad("pure Go wasm", 14)}${pad("SIMD/TF.js", 12)}${pad("SIMD/pure Go", 14)}${teamPath ? pad(teamPath.replace("webtune ", ""), 20) + "threads/one" : ""}`);
+const fma = rows.some((r) => r.fma);
+console.log(`\nMatrix products, GFLOP/s (one thread unless said, this machine)${fma ? "; webtune SIMD with fused multiply-adds (relaxed SIMD), and without" : ""}\n`);
+console.log(`${pad("shape", 42)}${pad("webtune SIMD", 14)}${fma ? pad("without FMA", 13) : ""}${pad("TF.js wasm", 12)}${pad("pure Go wasm", 14)}${pad("SIMD/TF.js", 12)}${pad("SIMD/pure Go", 14)}${teamPath ? pad(teamPath.replace("webtune ", ""), 20) + "threads/one" : ""}`);
 for (const [name] of shapes) {
   const find = (f) => rows.find((r) => r.kind === "matmul" && r.shape === name && f(r.path))?.gflops;
   const simd = find((p) => p === "webtune SIMD (wasm)");
+  const noFMA = plainRows.find((r) => r.kind === "matmul" && r.shape === name)?.gflops;
   const pure = find((p) => p.startsWith("GoMLX"));
   const team = find((p) => p === teamPath);
-  console.log(`${pad(name, 42)}${pad(num(simd), 14)}${pad(num(tfjs[name]), 12)}${pad(num(pure), 14)}${pad(simd ? num(simd / tfjs[name], 2) + "×" : "–", 12)}${pad(simd && pure ? num(simd / pure, 1) + "×" : "–", 14)}${team ? pad(num(team), 20) + num(team / simd, 2) + "×" : ""}`);
+  console.log(`${pad(name, 42)}${pad(num(simd), 14)}${fma ? pad(num(noFMA), 13) : ""}${pad(num(tfjs[name]), 12)}${pad(num(pure), 14)}${pad(simd ? num(simd / tfjs[name], 2) + "×" : "–", 12)}${pad(simd && pure ? num(simd / pure, 1) + "×" : "–", 14)}${team ? pad(num(team), 20) + num(team / simd, 2) + "×" : ""}`);
 }
 const steps = rows.filter((r) => r.kind === "step");
 const pureStep = steps.find((r) => r.path.startsWith("GoMLX")) ?? { tokens: 0, seconds: 1 };

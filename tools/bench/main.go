@@ -59,7 +59,8 @@ func (s Shape) spec() *kernels.DotSpec {
 }
 
 type result struct {
-	Kind    string    `json:"kind"` // "matmul" or "step"
+	Kind    string    `json:"kind"`          // "matmul" or "step"
+	FMA     bool      `json:"fma,omitempty"` // the SIMD kernels with fused multiply-adds
 	Shape   string    `json:"shape,omitempty"`
 	Path    string    `json:"path"`
 	GFLOPs  float64   `json:"gflops,omitempty"`
@@ -76,6 +77,7 @@ type result struct {
 }
 
 func emit(r result) {
+	r.FMA = kernels.SIMDFMA()
 	b, _ := json.Marshal(r)
 	fmt.Println(string(b))
 }

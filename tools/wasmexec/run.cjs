@@ -21,8 +21,14 @@ globalThis.crypto ??= require("crypto");
 
 const [wasmExec, binary, ...args] = process.argv.slice(2);
 require(wasmExec);
-const kernel = path.join(__dirname, "../../kernels/simd/simd.wasm");
-const sharedKernel = path.join(__dirname, "../../kernels/simd/simd-shared.wasm");
+// The FMA build where this Node validates it (relaxed SIMD: Node 20 needs
+// --experimental-wasm-relaxed-simd), unless WEBTUNE_SIMD=plain asks for the
+// plain one; the helpers get the same build on their shared memory.
+const simdDir = path.join(__dirname, "../../kernels/simd");
+const fmaFile = path.join(simdDir, "simd-fma.wasm");
+const fma = process.env.WEBTUNE_SIMD !== "plain" && fs.existsSync(fmaFile) && WebAssembly.validate(fs.readFileSync(fmaFile));
+const kernel = path.join(simdDir, fma ? "simd-fma.wasm" : "simd.wasm");
+const sharedKernel = path.join(simdDir, fma ? "simd-fma-shared.wasm" : "simd-shared.wasm");
 
 (async () => {
   const go = new Go();
@@ -34,6 +40,7 @@ const sharedKernel = path.join(__dirname, "../../kernels/simd/simd-shared.wasm")
     const k = await WebAssembly.instantiate(fs.readFileSync(kernel), { env: { memory: instance.exports.mem } });
     globalThis.webtuneGemm = k.instance.exports.gemm;
     globalThis.webtuneFused = k.instance.exports.fused;
+    globalThis.webtuneFMA = fma;
     globalThis.webtunePack = k.instance.exports.pack;
     globalThis.webtuneRows = k.instance.exports.rows;
     const threads = Number(process.env.WEBTUNE_THREADS || Math.max(2, require("os").availableParallelism()));
