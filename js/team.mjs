@@ -97,7 +97,7 @@ export async function startTeam({ module, kernel, goMemory, helpers, spawn }) {
       ctrl.set([IDLE, 0, 4 * bOff, 4 * cOff, M, w, K, sr, sc, ldw, w, acc], base); // A is at address 0
       Atomics.store(ctrl, base, WORK);
       Atomics.notify(ctrl, base);
-      jobs.push({ base, n0, w, bOff, cOff });
+      jobs.push({ base, n0, w, cOff });
     }
     blocked(kernel.gemm, a, b, c, M, width, K, ldar, ldac, ldb, ldc, acc);
     for (const { base, n0, w, cOff } of jobs) {
