@@ -132,7 +132,8 @@ func (p *Plan) FLOPs() int { return 2 * p.Batch * p.M * p.N * p.K }
 
 // Run computes the product into out ([batch, M, N] row-major), calling gemm
 // once per cache block. When B is not contiguous along n, each batch's B is
-// first packed into scratch as [K, N] (by pack; Go's loop when nil).
+// first packed into scratch as [K, N] with rows PaddedStride apart (by pack;
+// Go's loop when nil).
 func (p *Plan) Run(gemm Gemm, pack Pack, lhs, rhs, out []float32, scratch *[]float32) {
 	p.run(gemm, pack, true, lhs, rhs, out, scratch)
 }
@@ -204,8 +205,9 @@ func grow(s *[]float32, n int) []float32 {
 // Block sizes of Plan.Run: 256×256 float32 of B is 256 KB, within L2.
 const blockN, blockK = 256, 256
 
-// GemmKernel is the CPU kernel: matrix products through a Gemm primitive,
-// fused element-wise programs through an interpreter (Go's when nil).
+// GemmKernel is the CPU kernel: matrix products through a Gemm primitive
+// (and a team of threads), fused element-wise programs through an
+// interpreter and row reductions, each in Go where no faster one is given.
 type GemmKernel struct {
 	Label string
 	Gemm  Gemm
@@ -239,6 +241,7 @@ func (g *GemmKernel) Fused(p *Program, in []compute.Buffer) ([]compute.Buffer, e
 
 func (g *GemmKernel) Name() string { return g.Label }
 
+// Reduce runs a row reduction into a new buffer of the inner backend.
 func (g *GemmKernel) Reduce(r *Reduction, x compute.Buffer) (compute.Buffer, error) {
 	in, err := flat32(x, shapes.Make(dtypes.Float32, r.Rows*r.Cols))
 	if err != nil {
