@@ -56,16 +56,13 @@ test-go:
 	@echo "== go test (native)"
 	$(GO) test -count=1 ./...
 
-# Node's switch for relaxed SIMD, where it still needs one (Node 20).
-RELAXED_SIMD = $(shell node --experimental-wasm-relaxed-simd -e 0 >/dev/null 2>&1 && echo --experimental-wasm-relaxed-simd)
-
 # The same packages compiled to WebAssembly and run under Node.
 # tools/wasmexec is Go's Node runner plus the SIMD kernel on Go's memory and
 # WebGPU through Dawn for Node on the SwiftShader Vulkan driver (from chromium).
 test-wasm: $(addprefix kernels/simd/,$(SIMD_WASM)) deps-browser
 	@echo "== go test (GOOS=js GOARCH=wasm, under Node, with the SIMD kernel and WebGPU)"
 	cd tools/wasmexec && npm ci --no-audit --no-fund --silent
-	GOOS=js GOARCH=wasm VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json XDG_RUNTIME_DIR=$${XDG_RUNTIME_DIR:-/tmp} WEBTUNE_NODE_FLAGS="$(RELAXED_SIMD)" \
+	GOOS=js GOARCH=wasm VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json XDG_RUNTIME_DIR=$${XDG_RUNTIME_DIR:-/tmp} \
 		$(GO) test -exec "$(CURDIR)/tools/wasmexec/go_js_wasm_exec" -count=1 ./model/... ./wasm/... ./kernels/...
 	@echo "== the kernels again with the plain SIMD build (no fused multiply-adds)"
 	GOOS=js GOARCH=wasm VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json XDG_RUNTIME_DIR=$${XDG_RUNTIME_DIR:-/tmp} WEBTUNE_SIMD=plain \

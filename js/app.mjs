@@ -532,7 +532,7 @@ function tabs() {
 }
 
 // describeCompute shows the compute path the Go program chose, and the
-// WebGPU adapter if the browser has one (the WebGPU kernels are not in yet).
+// WebGPU adapter if the browser has one.
 async function describeCompute() {
   let gpu = "";
   try {

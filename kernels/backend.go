@@ -1,15 +1,17 @@
 // Package kernels is webtune's compute backend: a decorator over GoMLX's
-// pure-Go backend that runs the float32 matrix products (DotGeneral) through
-// kernels of ours and everything else through the pure-Go backend.
+// pure-Go backend that runs the float32 matrix products (DotGeneral), runs
+// of element-wise ops and row reductions through kernels of ours (WebAssembly
+// SIMD, WebGPU) and everything else through the pure-Go backend.
 //
 // The pure-Go backend compiles a whole graph into one executable, with no
 // hook for foreign kernels. So this backend records the graph as it is
 // built (gen_ops.go: one method per compute op, generated), and at Compile
-// cuts it into segments at each DotGeneral: the ops between two matrix
-// products are replayed into their own pure-Go executable, and the products
-// run through a Dot kernel. Without a kernel of ours (or for shapes a kernel
-// declines), a product runs as a one-op pure-Go executable: the pure-Go
-// backend is always the fallback, with identical results.
+// cuts it into steps (compile.go): products, fused element-wise programs
+// (fuse.go), row reductions (reduce.go), and segments of the ops between
+// them, replayed into their own pure-Go executables. Without a kernel of ours
+// (or for what a kernel declines), a product runs as a one-op pure-Go
+// executable and a program in Go's interpreter: the pure-Go backend is
+// always the fallback, with results equal to float32 rounding.
 package kernels
 
 import (
@@ -163,11 +165,5 @@ func (c Chain) Reduce(r *Reduction, x compute.Buffer) (compute.Buffer, error) {
 }
 
 func (c Chain) DotGeneral(s *DotSpec, lhs, rhs compute.Buffer) (compute.Buffer, error) {
-	for _, k := range c {
-		out, err := k.DotGeneral(s, lhs, rhs)
-		if err == nil || !compute.IsNotImplemented(err) {
-			return out, err
-		}
-	}
-	return nil, compute.ErrNotImplemented
+	return firstTaker(c, func(k DotKernel) (compute.Buffer, error) { return k.DotGeneral(s, lhs, rhs) })
 }

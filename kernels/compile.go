@@ -118,9 +118,11 @@ func (b *Builder) Compile() (compute.Executable, error) {
 			if err != nil {
 				return nil, err
 			}
-			s.name = o.name
-			s.reduce, _ = rowReduction(o)
-			steps = append(steps, s)
+			if s != nil { // nil: nothing reads it
+				s.name = o.name
+				s.reduce, _ = rowReduction(o)
+				steps = append(steps, s)
+			}
 		case fuses && g != nil && fusible(o, g, blocked, consts, minSize):
 			g.add(o)
 		case fuses && fusible(o, nil, nil, consts, minSize):

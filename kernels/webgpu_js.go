@@ -40,11 +40,10 @@ type device struct {
 	Lost       error  // set when the device is lost
 	gpu        js.Value
 	maxBuffers int
-	reduce     int // the reduction pipeline's number; -1 if it did not compile
 
 	mu       sync.Mutex
 	kept     map[weak.Pointer[buffer]]*gpuTensor // uploaded executable inputs, by host buffer
-	programs map[string]int                      // compiled fused programs by Program.Key; -1: declined
+	programs map[string]int                      // pipelines: fused programs by Program.Key, the reduction shader by its source; -1: declined
 	Stats    GPUStats
 }
 
@@ -70,10 +69,7 @@ func NewWebGPU(inner compute.Backend) (*WebGPU, error) {
 		return nil, err
 	}
 	d := &device{Adapter: gpu.Get("name").String(), Emulated: gpu.Get("emulated").Bool(), gpu: gpu,
-		maxBuffers: gpu.Get("maxStorageBuffers").Int(), kept: map[weak.Pointer[buffer]]*gpuTensor{}, programs: map[string]int{}, reduce: -1}
-	if v, err := d.call("compile", reduceWGSL); err == nil {
-		d.reduce = v.Int()
-	}
+		maxBuffers: gpu.Get("maxStorageBuffers").Int(), kept: map[weak.Pointer[buffer]]*gpuTensor{}, programs: map[string]int{}}
 	return &WebGPU{device: d, inner: inner}, nil
 }
 
@@ -121,7 +117,24 @@ func (g *WebGPU) program(p *Program) int {
 	return id
 }
 
-func (g *WebGPU) CanReduce(r *Reduction) bool { return g.Lost == nil && g.reduce >= 0 }
+func (g *WebGPU) CanReduce(r *Reduction) bool { return g.Lost == nil && g.reducer() >= 0 }
+
+// reducer is the reduction pipeline's number (-1 if it did not compile),
+// compiled on first use like the fused programs: a device probed and then
+// left unused (an emulated adapter) never compiles it.
+func (g *WebGPU) reducer() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if id, ok := g.programs[reduceWGSL]; ok {
+		return id
+	}
+	id := -1
+	if v, err := g.call("compile", reduceWGSL); err == nil {
+		id = v.Int()
+	}
+	g.programs[reduceWGSL] = id
+	return id
+}
 
 func (g *WebGPU) Reduce(r *Reduction, x Tensor) (Tensor, error) {
 	n := r.Rows
@@ -132,7 +145,7 @@ func (g *WebGPU) Reduce(r *Reduction, x Tensor) (Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := g.call("reduce", g.reduce, x.(*gpuTensor).id, y.id, r.Rows, r.Cols, int(r.Op)); err != nil {
+	if _, err := g.call("reduce", g.reducer(), x.(*gpuTensor).id, y.id, r.Rows, r.Cols, int(r.Op)); err != nil {
 		return nil, err
 	}
 	return y, nil

@@ -50,25 +50,16 @@ for (const [name, batch, M, K, N, tb] of only === "webgpu" ? [] : shapes) {
 
 const wasm = join(ROOT, "test-output", "bench.wasm");
 let out = "", plain = "";
-// relaxedFlag is Node's switch for relaxed SIMD where it still needs one.
-function relaxedFlag() {
-  try {
-    execFileSync(process.execPath, ["--experimental-wasm-relaxed-simd", "-e", "0"], { stdio: "ignore" });
-    return "--experimental-wasm-relaxed-simd";
-  } catch {
-    return "";
-  }
-}
 if (only !== "webgpu") {
   execFileSync("go", ["build", "-o", wasm, "./tools/bench"], { cwd: ROOT, env: { ...process.env, GOOS: "js", GOARCH: "wasm" }, stdio: "inherit" });
   // V8 first runs WebAssembly in baseline code and optimizes hot functions
   // in the background; with both cores busy (the helper threads) that takes
   // Go's large program a minute or more, and steps timed meanwhile measure
-  // the compiler. Every path is timed in optimized code instead. Relaxed
-  // SIMD (the kernels' fused multiply-adds) is behind a flag in Node 20, on
-  // by default in Chrome; the plain SIMD build is timed too.
+  // the compiler. Every path is timed in optimized code instead. The runner
+  // loads the SIMD build with fused multiply-adds (relaxed SIMD, as Chrome
+  // has it); the plain SIMD build is timed too.
   const run = (args, env) => execFileSync(join(ROOT, "tools/wasmexec/go_js_wasm_exec"), [wasm, ...args], {
-    cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 24, env: { ...process.env, WEBTUNE_NODE_FLAGS: `--no-wasm-dynamic-tiering ${relaxedFlag()}`, ...env },
+    cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 24, env: { ...process.env, WEBTUNE_NODE_FLAGS: "--no-wasm-dynamic-tiering", ...env },
   });
   out = run([]);
   plain = run(["-only-matmul", "-skip-pure-go-matmul"], { WEBTUNE_SIMD: "plain" });
