@@ -33,6 +33,7 @@ type Options struct {
 	Epochs       int         `json:"epochs"`
 	MaxSteps     int         `json:"max_steps"` // > 0 overrides Epochs
 	Batch        int         `json:"batch"`
+	MicroBatch   int         `json:"micro_batch,omitempty"` // rows per forward/backward pass; 0: from ActivationBudget
 	MaxLen       int         `json:"max_len"`
 	Seed         uint64      `json:"seed"`
 	WarmupRatio  float64     `json:"warmup_ratio"`
@@ -53,6 +54,9 @@ func Defaults() Options {
 // Validate checks the settings.
 func (o *Options) Validate() error {
 	if err := o.LoRA.Validate(); err != nil {
+		return err
+	}
+	if err := checkMicro(o); err != nil {
 		return err
 	}
 	switch {
@@ -80,7 +84,9 @@ type Progress struct {
 	Loss         float64          `json:"loss"`
 	LR           float64          `json:"lr"`
 	GradNorm     float64          `json:"grad_norm"`
-	TokensPerSec float64          `json:"tokens_per_sec"`
+	TokensPerSec float64          `json:"tokens_per_sec"`        // real (unpadded) tokens
+	PaddedPerSec float64          `json:"padded_tokens_per_sec"` // tokens computed, padding included
+	Passes       int              `json:"passes,omitempty"`      // forward/backward passes of the step (micro-batches)
 	ETASeconds   float64          `json:"eta_seconds"`
 	Eval         *metrics.Metrics `json:"eval,omitempty"`
 }
@@ -107,6 +113,8 @@ type Trainer struct {
 	orderEpoch int
 
 	stepExec, evalExec, gradExec *Exec
+	accExec, updateExec          *Exec // micro-batched steps
+	micro                        int   // rows per forward/backward pass
 }
 
 // New builds a trainer for a base model. The LoRA A matrices are drawn with
@@ -135,8 +143,15 @@ func New(backend compute.Backend, base *checkpoint.Model, opts Options) (*Traine
 	sort.Strings(t.frozenKeys)
 	for _, k := range t.frozenKeys {
 		w := base.Weights[k]
-		t.frozen = append(t.frozen, tensors.FromFlatDataAndDimensions(w.Data, w.Shape...))
+		x := tensors.FromFlatDataAndDimensions(w.Data, w.Shape...)
+		// One copy on the backend, none left on the host: the base model's
+		// weights are the host copy.
+		if err := x.ToDevice(backend, 0); err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		t.frozen = append(t.frozen, x)
 	}
+	t.micro = t.microBatch()
 
 	init := rand.New(rand.NewPCG(opts.Seed, 0x10aa))
 	for _, k := range t.trainableKeys {
@@ -169,7 +184,10 @@ func New(backend compute.Backend, base *checkpoint.Model, opts Options) (*Traine
 	if t.rng, err = RNGStateFromSeed(int64(opts.Seed)); err != nil {
 		return nil, err
 	}
-	return t, t.compile()
+	if err := t.compile(); err != nil {
+		return nil, err
+	}
+	return t, t.compileMicro()
 }
 
 // TrainableParams and TotalParams count parameters (total = base + trainable).
@@ -295,42 +313,31 @@ func (t *Trainer) Train(ctx context.Context, train, eval *Encoded, report func(P
 	total := t.TotalSteps(train.Len())
 	warmup := t.WarmupSteps(total)
 	start := time.Now()
-	startStep, tokens := t.Step, 0
+	startStep, tokens, padded := t.Step, 0, 0
 	for t.Step < total {
 		if err := ctx.Err(); err != nil {
 			return ErrStopped
 		}
 		rows := t.nextBatch(train.Len())
-		ids, mask, labels, real := train.batch(rows, t.Opts.MaxLen)
 		lr := t.Opts.LR * LinearSchedule(t.Step, warmup, total)
 		stepSize, bc2 := t.adamw.biasCorrections(lr, t.Step+1)
-		args := make([]any, 0, 3*len(t.params)+len(t.frozen)+7)
-		for _, group := range [][]*tensors.Tensor{t.params, t.m, t.v, t.frozen} {
-			for _, x := range group {
-				args = append(args, x)
-			}
-		}
-		args = append(args, ids, mask, labels, t.rng, float32(lr), float32(stepSize), float32(bc2))
-		out, err := t.stepExec.Exec(args...)
+		res, err := t.step(train, rows, lr, stepSize, bc2)
 		if err != nil {
 			return fmt.Errorf("step %d: %w", t.Step+1, err)
 		}
-		nT := len(t.params)
-		t.params, t.m, t.v = out[:nT], out[nT:2*nT], out[2*nT:3*nT]
-		t.rng = out[3*nT]
-		loss := float64(tensors.ToScalar[float32](out[3*nT+1]))
-		norm := float64(tensors.ToScalar[float32](out[3*nT+2]))
+		loss, norm := res.loss, res.norm
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return fmt.Errorf("step %d: loss is %v; lower the learning rate", t.Step+1, loss)
 		}
 		t.Step++
-		tokens += real
+		tokens += res.realTokens
+		padded += res.padded
 		elapsed := time.Since(start).Seconds()
 		done := t.Step - startStep
 		p := Progress{Step: t.Step, TotalSteps: total, Loss: loss, LR: lr, GradNorm: norm,
 			Epoch:        float64(t.Epoch) + float64(t.BatchInEp)/float64(t.stepsPerEpoch(train.Len())),
-			TokensPerSec: float64(tokens) / elapsed,
-			ETASeconds:   elapsed / float64(done) * float64(total-t.Step)}
+			TokensPerSec: float64(tokens) / elapsed, PaddedPerSec: float64(padded) / elapsed, Passes: res.passes,
+			ETASeconds: elapsed / float64(done) * float64(total-t.Step)}
 		if eval != nil && eval.Len() > 0 && ((t.Opts.EvalEvery > 0 && t.Step%t.Opts.EvalEvery == 0) || t.Step == total) {
 			m, err := t.Evaluate(eval)
 			if err != nil {

@@ -1,0 +1,182 @@
+package train
+
+import (
+	"fmt"
+	"slices"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/webtune/webtune/model/checkpoint"
+	"github.com/webtune/webtune/model/distilbert"
+)
+
+// Micro-batching: a batch whose activations would not fit the memory budget
+// runs as several forward/backward passes over slices of its rows, each
+// adding its share of the gradient (rows/batch × the slice's mean-loss
+// gradient) into one accumulator; one optimizer update then follows. The
+// update equals the unsplit batch's up to float rounding. Each slice is
+// padded to its own longest row, and rows are sorted by length first so that
+// short rows share slices.
+
+// ActivationBudget is the memory the saved activations of one forward and
+// backward pass may take. It bounds the page's memory (WebAssembly has 4 GB
+// of address space, and the page aims at 1.5 GB with the base model's 268 MB
+// of weights held twice); natively it is used too, so that a run splits
+// batches the same way, and so draws the same dropout masks, everywhere.
+const ActivationBudget = 320 << 20
+
+// ActivationBytes estimates the memory a forward and backward pass over
+// rows × seq tokens holds at its peak: per layer and token the saved inputs
+// of the linear layers, LayerNorms, GELU and dropout masks (dim- and
+// hidden-wide) and the attention probabilities (heads × seq), as float32.
+// The factors were measured on the pure-Go backend (see micro_test.go).
+func ActivationBytes(c *checkpoint.Config, rows, seq int) int64 {
+	perToken := int64(activationDimFactor*c.Dim + activationHiddenFactor*c.HiddenDim + activationAttnFactor*c.NHeads*seq)
+	return 4 * int64(c.NLayers) * int64(rows) * int64(seq) * perToken
+}
+
+const (
+	activationDimFactor    = 10
+	activationHiddenFactor = 3
+	activationAttnFactor   = 3
+)
+
+// MicroBatchFor is the largest number of rows per pass whose activations fit
+// ActivationBudget at the full sequence length (at least 1, at most batch).
+func MicroBatchFor(c *checkpoint.Config, batch, maxLen int) int {
+	m := batch
+	for m > 1 && ActivationBytes(c, m, maxLen) > ActivationBudget {
+		m--
+	}
+	return m
+}
+
+// microBatch is the run's rows per pass: the option, else MicroBatchFor.
+func (t *Trainer) microBatch() int {
+	if t.Opts.MicroBatch > 0 {
+		return min(t.Opts.MicroBatch, t.Opts.Batch)
+	}
+	return MicroBatchFor(t.Base.Config, t.Opts.Batch, t.Opts.MaxLen)
+}
+
+// MicroBatch is the number of rows each forward/backward pass takes.
+func (t *Trainer) MicroBatch() int { return t.micro }
+
+// compileMicro sets up the two graphs of a split step: a pass that adds a
+// weighted gradient into the accumulator, and the clipped AdamW update.
+func (t *Trainer) compileMicro() error {
+	nT, nF := len(t.trainableKeys), len(t.frozenKeys)
+	var err error
+	// Inputs: params, acc (nT each), frozen (nF), ids, mask, labels, rng, weight
+	// -> acc + weight·grad (nT), rng, weight·loss.
+	t.accExec, err = NewExec(t.backend, func(in []*Node) []*Node {
+		p := t.paramNodes(in, 2*nT, 0)
+		ids, mask, labels, rng, w := in[2*nT+nF], in[2*nT+nF+1], in[2*nT+nF+2], in[2*nT+nF+3], in[2*nT+nF+4]
+		drop := &distilbert.Dropout{Train: !t.Opts.NoDropout, RNG: rng}
+		loss := Mul(distilbert.CrossEntropy(t.model.Forward(p, ids, mask, drop), labels), w)
+		grads := Gradient(loss, in[:nT]...)
+		out := make([]*Node, nT, nT+2)
+		for i := range grads {
+			out[i] = Add(in[nT+i], grads[i])
+		}
+		return append(out, drop.RNG, loss)
+	})
+	if err != nil {
+		return err
+	}
+	t.accExec.SetMaxCache(256)
+	// Inputs: params, m, v, grads (nT each), lr, stepSize, bc2Sqrt -> params, m, v, norm.
+	t.updateExec, err = NewExec(t.backend, func(in []*Node) []*Node {
+		lr, stepSize, bc2Sqrt := in[4*nT], in[4*nT+1], in[4*nT+2]
+		grads, norm := clipByGlobalNorm(in[3*nT:4*nT], t.Opts.MaxGradNorm)
+		out := make([]*Node, 3*nT, 3*nT+1)
+		for i, k := range t.trainableKeys {
+			out[i], out[nT+i], out[2*nT+i] = t.adamw.update(k, in[i], grads[i], in[nT+i], in[2*nT+i], lr, stepSize, bc2Sqrt)
+		}
+		return append(out, norm)
+	})
+	return err
+}
+
+// stepResult is what one optimizer step reports.
+type stepResult struct {
+	loss, norm         float64
+	realTokens, padded int
+	passes             int
+}
+
+// step runs one optimizer step on the given rows: one fused graph when the
+// batch fits in one pass, else accumulated passes and an update.
+func (t *Trainer) step(data *Encoded, rows []int, lr, stepSize, bc2 float64) (stepResult, error) {
+	if len(rows) <= t.micro {
+		return t.fusedStep(data, rows, lr, stepSize, bc2)
+	}
+	nT := len(t.params)
+	rows = slices.Clone(rows)
+	slices.SortStableFunc(rows, func(a, b int) int { return len(data.IDs[a]) - len(data.IDs[b]) })
+	acc := make([]*tensors.Tensor, nT)
+	for i, p := range t.params {
+		acc[i] = tensors.FromShape(p.Shape()) // zeros
+	}
+	var res stepResult
+	for lo := 0; lo < len(rows); lo += t.micro {
+		part := rows[lo:min(lo+t.micro, len(rows))]
+		ids, mask, labels, real := data.batch(part, t.Opts.MaxLen)
+		args := make([]any, 0, 2*nT+len(t.frozen)+5)
+		args = appendTensors(args, t.params, acc, t.frozen)
+		args = append(args, ids, mask, labels, t.rng, float32(len(part))/float32(len(rows)))
+		out, err := t.accExec.Exec(args...)
+		if err != nil {
+			return res, err
+		}
+		acc, t.rng = out[:nT], out[nT]
+		res.loss += float64(tensors.ToScalar[float32](out[nT+1]))
+		res.realTokens += real
+		res.padded += ids.Shape().Size()
+		res.passes++
+	}
+	args := make([]any, 0, 4*nT+3)
+	args = appendTensors(args, t.params, t.m, t.v, acc)
+	out, err := t.updateExec.Exec(append(args, float32(lr), float32(stepSize), float32(bc2))...)
+	if err != nil {
+		return res, err
+	}
+	t.params, t.m, t.v = out[:nT], out[nT:2*nT], out[2*nT:3*nT]
+	res.norm = float64(tensors.ToScalar[float32](out[3*nT]))
+	return res, nil
+}
+
+// fusedStep is forward, backward, clipping and AdamW in one graph.
+func (t *Trainer) fusedStep(data *Encoded, rows []int, lr, stepSize, bc2 float64) (stepResult, error) {
+	ids, mask, labels, real := data.batch(rows, t.Opts.MaxLen)
+	args := make([]any, 0, 3*len(t.params)+len(t.frozen)+7)
+	args = appendTensors(args, t.params, t.m, t.v, t.frozen)
+	args = append(args, ids, mask, labels, t.rng, float32(lr), float32(stepSize), float32(bc2))
+	out, err := t.stepExec.Exec(args...)
+	if err != nil {
+		return stepResult{}, err
+	}
+	nT := len(t.params)
+	t.params, t.m, t.v = out[:nT], out[nT:2*nT], out[2*nT:3*nT]
+	t.rng = out[3*nT]
+	return stepResult{loss: float64(tensors.ToScalar[float32](out[3*nT+1])), norm: float64(tensors.ToScalar[float32](out[3*nT+2])),
+		realTokens: real, padded: ids.Shape().Size(), passes: 1}, nil
+}
+
+func appendTensors(args []any, groups ...[]*tensors.Tensor) []any {
+	for _, g := range groups {
+		for _, x := range g {
+			args = append(args, x)
+		}
+	}
+	return args
+}
+
+// checkMicro validates the MicroBatch option.
+func checkMicro(o *Options) error {
+	if o.MicroBatch < 0 {
+		return fmt.Errorf("micro-batch %d must be 0 (automatic) or positive", o.MicroBatch)
+	}
+	return nil
+}
