@@ -409,6 +409,7 @@ func (e *Executable) run(inputs []compute.Buffer, dev Device, device compute.Dev
 		if dev != nil {
 			v.release(s.inputs, e.lastRead, si)
 		}
+		v.dropHost(s, e.lastRead, si)
 	}
 	// Each output becomes a tensor that frees its buffer: an output that is
 	// an input, or the same node twice, must get a buffer of its own.

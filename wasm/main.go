@@ -8,6 +8,7 @@ package main
 
 import (
 	"fmt"
+	"runtime/debug"
 	"syscall/js"
 	"time"
 
@@ -20,6 +21,9 @@ import (
 )
 
 func main() {
+	// Collect before the heap doubles: at the base model's size the default
+	// (grow to twice the live data) passes WebAssembly's 4 GB.
+	debug.SetMemoryLimit(train.MemoryLimit)
 	kernel, desc := chooseKernels()
 	srv := api.New(api.Config{
 		Compute: desc,

@@ -1,7 +1,9 @@
 package train
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/webtune/webtune/internal/testpaths"
@@ -62,8 +64,9 @@ func TestMicroBatchForBaseSize(t *testing.T) {
 		if m < 1 || m >= c.batch || ActivationBytes(cfg, m, c.seq) > ActivationBudget {
 			t.Errorf("batch %d × %d: micro-batch %d (%d MB of activations)", c.batch, c.seq, m, ActivationBytes(cfg, m, c.seq)>>20)
 		}
-		if m < c.batch && ActivationBytes(cfg, m+1, c.seq) <= ActivationBudget {
-			t.Errorf("batch %d × %d: micro-batch %d is not the largest that fits", c.batch, c.seq, m)
+		passes := (c.batch + m - 1) / m
+		if fewer := (c.batch + passes - 2) / (passes - 1); passes > 1 && ActivationBytes(cfg, fewer, c.seq) <= ActivationBudget {
+			t.Errorf("batch %d × %d: %d passes of %d rows, but %d passes of %d fit too", c.batch, c.seq, passes, m, passes-1, fewer)
 		}
 	}
 }
@@ -77,4 +80,27 @@ func maxRelDiff(a, b []float32) float64 {
 		m = max(m, math.Abs(float64(a[i])))
 	}
 	return d / max(m, 1e-12)
+}
+
+// A length that cannot fit even one row a pass is refused before the run
+// starts, with the longest length that fits; the notebook's settings pass.
+func TestCheckFitsSuggestsALength(t *testing.T) {
+	cfg := synthetic.BaseConfig()
+	o := Defaults()
+	if err := CheckFits(cfg, &o); err != nil {
+		t.Fatalf("batch 32 × 64: %v", err)
+	}
+	o.MaxLen = 512
+	err := CheckFits(cfg, &o)
+	if err == nil || !strings.Contains(err.Error(), "use max length") {
+		t.Fatalf("max length 512: %v", err)
+	}
+	var fits int
+	fmt.Sscanf(err.Error()[strings.Index(err.Error(), "use max length")+len("use max length "):], "%d", &fits)
+	if o.MaxLen = fits; fits < 64 || CheckFits(cfg, &o) != nil {
+		t.Fatalf("suggested %d, which does not fit: %v", fits, CheckFits(cfg, &o))
+	}
+	if o.MaxLen = fits + 16; CheckFits(cfg, &o) == nil {
+		t.Errorf("suggested %d, but %d fits too", fits, fits+16)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -87,6 +88,7 @@ type Progress struct {
 	TokensPerSec float64          `json:"tokens_per_sec"`        // real (unpadded) tokens
 	PaddedPerSec float64          `json:"padded_tokens_per_sec"` // tokens computed, padding included
 	Passes       int              `json:"passes,omitempty"`      // forward/backward passes of the step (micro-batches)
+	MemoryMB     float64          `json:"memory_mb,omitempty"`   // memory the Go runtime holds from the system (in WebAssembly: the linear memory)
 	ETASeconds   float64          `json:"eta_seconds"`
 	Eval         *metrics.Metrics `json:"eval,omitempty"`
 }
@@ -126,6 +128,11 @@ func New(backend compute.Backend, base *checkpoint.Model, opts Options) (*Traine
 	}
 	if opts.MaxLen > base.Config.MaxPositionEmbeddings {
 		return nil, fmt.Errorf("max length %d exceeds the model's %d positions", opts.MaxLen, base.Config.MaxPositionEmbeddings)
+	}
+	if opts.MicroBatch == 0 {
+		if err := CheckFits(base.Config, &opts); err != nil {
+			return nil, err
+		}
 	}
 	t := &Trainer{Opts: opts, Base: base, backend: backend, adamw: DefaultAdamW()}
 	t.adamw.WeightDecay = opts.WeightDecay
@@ -337,6 +344,7 @@ func (t *Trainer) Train(ctx context.Context, train, eval *Encoded, report func(P
 		p := Progress{Step: t.Step, TotalSteps: total, Loss: loss, LR: lr, GradNorm: norm,
 			Epoch:        float64(t.Epoch) + float64(t.BatchInEp)/float64(t.stepsPerEpoch(train.Len())),
 			TokensPerSec: float64(tokens) / elapsed, PaddedPerSec: float64(padded) / elapsed, Passes: res.passes,
+			MemoryMB:   SystemMemoryMB(),
 			ETASeconds: elapsed / float64(done) * float64(total-t.Step)}
 		if eval != nil && eval.Len() > 0 && ((t.Opts.EvalEvery > 0 && t.Step%t.Opts.EvalEvery == 0) || t.Step == total) {
 			m, err := t.Evaluate(eval)
@@ -350,6 +358,14 @@ func (t *Trainer) Train(ctx context.Context, train, eval *Encoded, report func(P
 		}
 	}
 	return nil
+}
+
+// SystemMemoryMB is the memory the Go runtime has taken from the system; in
+// WebAssembly the size of the linear memory, which never shrinks: the peak.
+func SystemMemoryMB() float64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return float64(ms.Sys) / (1 << 20)
 }
 
 // evalBatch is the evaluation batch size: larger than training's, no gradients.

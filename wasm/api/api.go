@@ -430,6 +430,7 @@ type Status struct {
 	Defaults train.Options   `json:"defaults"`
 	Compute  string          `json:"compute"`
 	Adapter  *AdapterSummary `json:"imported_adapter,omitempty"`
+	MemoryMB float64         `json:"memory_mb"` // the WebAssembly memory the Go program holds (its peak: it never shrinks)
 }
 
 // AdapterSummary describes an imported adapter.
@@ -456,6 +457,8 @@ type RunView struct {
 	TotalParams     int              `json:"total_params"`
 	TrainRows       int              `json:"train_rows"`
 	EvalRows        int              `json:"eval_rows"`
+	MicroBatch      int              `json:"micro_batch"` // rows per forward/backward pass
+	PeakEstimateMB  float64          `json:"peak_estimate_mb"`
 }
 
 func (s *Server) runView() *RunView {
@@ -465,7 +468,8 @@ func (s *Server) runView() *RunView {
 	}
 	v := &RunView{Running: r.Running, Stopped: r.Stopped, Error: r.Err, Step: r.Trainer.Step, Options: r.Trainer.Opts, Compute: r.Compute,
 		Before: r.Before, After: r.After, History: r.History, TrainableParams: r.Trainer.TrainableParams(), TotalParams: r.Trainer.TotalParams(),
-		TrainRows: r.Train.Len(), EvalRows: r.Eval.Len()}
+		TrainRows: r.Train.Len(), EvalRows: r.Eval.Len(), MicroBatch: r.Trainer.MicroBatch(),
+		PeakEstimateMB: float64(train.PeakBytes(r.Trainer.Base.Config, &r.Trainer.Opts)) / (1 << 20)}
 	v.TotalSteps = r.Trainer.TotalSteps(r.Train.Len())
 	if v.History == nil {
 		v.History = []train.Progress{}
@@ -476,7 +480,8 @@ func (s *Server) runView() *RunView {
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{Model: s.modelInfo(), Datasets: s.datasets, Run: s.runView(), Defaults: train.Defaults(), Compute: s.cfg.Compute}
+	st := Status{Model: s.modelInfo(), Datasets: s.datasets, Run: s.runView(), Defaults: train.Defaults(), Compute: s.cfg.Compute,
+		MemoryMB: train.SystemMemoryMB()}
 	if st.Datasets == nil {
 		st.Datasets = []*Dataset{}
 	}
@@ -511,6 +516,11 @@ type TrainRequest struct {
 }
 
 // Event is one NDJSON line of a training stream.
+// MemoryBudget is what a run may need by train.PeakBytes: the page stays
+// under 1.5 GB of WebAssembly memory (4 GB is the hard limit) with the
+// collector's slack on top of the estimate.
+const MemoryBudget = 1100 << 20
+
 type Event struct {
 	Type     string           `json:"type"` // start, step, eval, done, stopped, error
 	Progress *train.Progress  `json:"progress,omitempty"`
@@ -594,6 +604,10 @@ func (s *Server) prepare(req *TrainRequest, evalOnly bool) (*Run, error) {
 	}
 	if (trainSet.Len() == 0 && !evalOnly) || evalSet.Len() == 0 {
 		return nil, errors.New("the split left no training or no evaluation rows")
+	}
+	if peak := train.PeakBytes(s.model.Config, &opts); peak > MemoryBudget {
+		return nil, fmt.Errorf("this run would need about %d MB (the model's weights twice and one pass's activations), more than the page's %d MB: use a smaller model, or a lower micro-batch or max length",
+			peak>>20, MemoryBudget>>20)
 	}
 	backend, desc, err := s.cfg.Backend()
 	if err != nil {
