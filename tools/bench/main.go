@@ -109,6 +109,7 @@ func main() {
 	onlyStep := flag.Bool("only-step", false, "skip the matmul rows")
 	webgpuStep := flag.Bool("webgpu-step", true, "also time the step with WebGPU (where the host offers it)")
 	only := flag.String("path", "", "time only the step paths whose name contains this")
+	profile := flag.Bool("profile", true, "also print each path's per-op profile (two more steps with every op compiled alone)")
 	timed := flag.Int("steps", 3, "steps timed per path, after two warm-up steps (the first compiles; in the second the heap still grows)")
 	flag.Parse()
 	rng := rand.New(rand.NewPCG(1, 1))
@@ -257,6 +258,9 @@ func main() {
 	// Per-op profiles of the same step on each path: every op (and every
 	// fused program) compiled alone, so time splits by op.
 	for _, p := range paths {
+		if !*profile {
+			break
+		}
 		kb := kernels.New(cpu, p.kernel())
 		kb.ProfileOps = true
 		opts := train.Defaults()

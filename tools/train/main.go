@@ -60,6 +60,7 @@ func run() error {
 	adapterDir := flag.String("adapter", "", "start from (or with -steps 0, only evaluate) a PEFT adapter folder")
 	merged := flag.Bool("merged", false, "also write the merged model (W + scale·B·A) as merged/model.safetensors")
 	backendName := flag.String("backend", "go", "compute backend: go (GoMLX's pure Go) or webtune (ours: matrix products through the kernels package; natively its products fall back to pure Go)")
+	predictions := flag.String("predictions", "", "also write the fine-tuned model's logits on the evaluation rows (JSON: ids, logits, labels per row, in file order)")
 	labelNames := flag.String("labels", strings.Join(dataset.SST2Labels, ","), "class names in id order; files may give labels as ids or names")
 	flag.Parse()
 
@@ -178,7 +179,8 @@ func run() error {
 	}
 
 	start := time.Now()
-	var lastLoss float64
+	var lastLoss, trainSec float64
+	var lastProgress train.Progress
 	stopped := false
 	if !evalOnly {
 		if trainSet == nil {
@@ -188,8 +190,15 @@ func run() error {
 		defer cancel()
 		fmt.Printf("training on %d rows (%d tokens), evaluating on %d; %d steps\n", trainSet.Len(), trainSet.Tokens, evalSet.Len(), tr.TotalSteps(trainSet.Len()))
 		bar := newBar(os.Stderr)
+		// Step time without evaluations: the steps whose report carries none.
+		last, stepSec, timedSteps := time.Now(), 0.0, 0
 		err = tr.Train(ctx, trainSet, evalSet, func(p train.Progress) {
-			lastLoss = p.Loss
+			lastLoss, lastProgress = p.Loss, p
+			if p.Eval == nil {
+				stepSec += time.Since(last).Seconds()
+				timedSteps++
+			}
+			last = time.Now()
 			bar.update(p)
 			if p.Eval != nil {
 				bar.line(fmt.Sprintf("step %d: eval loss %.4f accuracy %.4f F1 %.4f", p.Step, p.Eval.Loss, p.Eval.Accuracy, p.Eval.F1))
@@ -201,6 +210,9 @@ func run() error {
 			}
 		})
 		bar.done()
+		if timedSteps > 0 {
+			trainSec = stepSec / float64(timedSteps)
+		}
 		if errors.Is(err, train.ErrStopped) {
 			stopped = true
 			fmt.Printf("stopped at step %d; resume with -resume %s\n", tr.Step, statePath)
@@ -214,6 +226,11 @@ func run() error {
 	after, err := tr.Evaluate(evalSet)
 	if err != nil {
 		return err
+	}
+	if *predictions != "" {
+		if err := writePredictions(*predictions, tr, evalSet); err != nil {
+			return err
+		}
 	}
 	a := tr.Adapter()
 	cfgJSON, weights, err := a.Write()
@@ -236,6 +253,8 @@ func run() error {
 		"eval_accuracy": after.Accuracy, "eval_f1": after.F1, "eval_loss": after.Loss,
 		"eval_precision": after.Precision, "eval_recall": after.Recall, "eval_confusion": after.Confusion, "eval_rows": after.N,
 		"train_steps": tr.Step, "train_loss_last": lastLoss, "train_runtime_s": time.Since(start).Seconds(), "stopped": stopped,
+		"train_seconds_per_step": trainSec, "train_tokens_per_sec": lastProgress.TokensPerSec, "train_padded_tokens_per_sec": lastProgress.PaddedPerSec,
+		"micro_batch":      tr.MicroBatch(),
 		"trainable_params": tr.TrainableParams(), "total_params": tr.TotalParams(), "options": opts,
 	}
 	mj, _ := json.MarshalIndent(m, "", "  ")
@@ -301,6 +320,26 @@ func writeMerged(base *checkpoint.Model, a *peft.Adapter, labels dataset.Labels,
 		return err
 	}
 	return writeAtomic(filepath.Join(dir, "model.safetensors"), buf.Bytes())
+}
+
+// predictionsFile is what -predictions writes: enough to recompute the
+// logits elsewhere (PEFT, say) and compare.
+type predictionsFile struct {
+	IDs    [][]int32   `json:"input_ids"`
+	Logits [][]float32 `json:"logits"`
+	Labels []int       `json:"labels"`
+}
+
+func writePredictions(path string, tr *train.Trainer, data *train.Encoded) error {
+	logits, err := tr.Logits(data)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(predictionsFile{IDs: data.IDs, Logits: logits, Labels: data.Labels})
+	if err != nil {
+		return err
+	}
+	return writeAtomic(path, b)
 }
 
 // writeAtomic writes via a temporary file so nothing is left half-written.
