@@ -256,6 +256,8 @@ function updateStats(p) {
   $("#st-loss").textContent = fmt(p.loss);
   $("#st-lr").textContent = p.lr.toExponential(2);
   $("#st-tps").textContent = Math.round(p.tokens_per_sec).toLocaleString();
+  $("#st-tps").title = `${Math.round(p.padded_tokens_per_sec ?? 0).toLocaleString()} tokens/s with padding${p.passes > 1 ? `; ${p.passes} micro-batches a step` : ""}`;
+  if (p.memory_mb) $("#st-mem").textContent = `${Math.round(p.memory_mb).toLocaleString()} MB`;
   const eta = Math.round(p.eta_seconds);
   $("#st-eta").textContent = eta >= 3600 ? `${Math.floor(eta / 3600)} h ${Math.round((eta % 3600) / 60)} min` : eta >= 60 ? `${Math.floor(eta / 60)} min ${eta % 60} s` : `${eta} s`;
   const bar = $("#train-progress");
@@ -313,6 +315,9 @@ function onEvent(ev) {
     case "start":
       ui.run = ev.run;
       $("#st-compute").textContent = ev.run.compute;
+      if (ev.run.micro_batch < ev.run.options.batch) {
+        $("#st-compute").title = `batch ${ev.run.options.batch} runs as micro-batches of ${ev.run.micro_batch} rows (gradients accumulated; the same update), estimated peak ${Math.round(ev.run.peak_estimate_mb)} MB`;
+      }
       break;
     case "eval":
       if (ev.progress?.eval) {

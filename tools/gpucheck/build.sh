@@ -18,6 +18,6 @@ cp "$(command -v node)" "$OUT/bin/node"
 W=tools/wasmexec/node_modules/webgpu
 cp $W/package.json $W/index.js "$OUT/node_modules/webgpu/"
 cp $W/dist/linux-x64/dawn.node "$OUT/node_modules/webgpu/dist/linux-x64/"
-cp tools/gpucheck/run.sh tools/gpucheck/peft_check.py tools/gpucheck/torch_step.py "$OUT/"
+cp tools/gpucheck/run.sh tools/gpucheck/peft_check.py tools/gpucheck/torch_step.py tools/gpucheck/common.py "$OUT/"
 xz -T0 -6 "$OUT/bin/webtune-train" "$OUT/bin/genbase" "$OUT/bin/bench.wasm" "$OUT/bin/node" "$OUT/node_modules/webgpu/dist/linux-x64/dawn.node"
 du -sh "$OUT"

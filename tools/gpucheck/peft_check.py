@@ -8,17 +8,7 @@ import sys
 
 import torch
 from peft import PeftModel
-from transformers import AutoModelForSequenceClassification
-
-
-def load(path):
-    """The checkpoint as a float32 classifier (transformers 5 names the
-    argument dtype, 4 torch_dtype)."""
-    try:
-        return AutoModelForSequenceClassification.from_pretrained(path, num_labels=2, dtype=torch.float32)
-    except TypeError:
-        return AutoModelForSequenceClassification.from_pretrained(path, num_labels=2, torch_dtype=torch.float32)
-
+from common import load
 
 base_dir, run_dir, out = sys.argv[1:4]
 ours = json.load(open(f"{run_dir}/predictions.json"))

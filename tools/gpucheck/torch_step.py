@@ -9,17 +9,7 @@ import time
 
 import torch
 from peft import LoraConfig, get_peft_model
-from transformers import AutoModelForSequenceClassification
-
-
-def load(path):
-    """The checkpoint as a float32 classifier (transformers 5 names the
-    argument dtype, 4 torch_dtype)."""
-    try:
-        return AutoModelForSequenceClassification.from_pretrained(path, num_labels=2, dtype=torch.float32)
-    except TypeError:
-        return AutoModelForSequenceClassification.from_pretrained(path, num_labels=2, torch_dtype=torch.float32)
-
+from common import load
 
 dev = "cuda"
 model = load(sys.argv[1])
