@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"math"
@@ -13,16 +12,14 @@ import (
 
 	"github.com/gomlx/compute"
 
+	"github.com/webtune/webtune/internal/sample"
 	"github.com/webtune/webtune/internal/testpaths"
-	"github.com/webtune/webtune/model/checkpoint"
 	"github.com/webtune/webtune/model/checkpoint/synthetic"
-	"github.com/webtune/webtune/model/dataset"
 	"github.com/webtune/webtune/model/train"
 )
 
 // baseLosses is where the native run leaves its losses for the WebAssembly
-// run (and the browser test) to compare against: make test runs them in that
-// order.
+// run to compare against: make test runs them in that order.
 var baseLosses = filepath.Join(testpaths.Root(), "test-output", "base-losses.json")
 
 type baseRun struct {
@@ -44,14 +41,7 @@ func TestBaseSizeTraining(t *testing.T) {
 	if runtime.GOOS == "js" {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(train.MemoryLimit)) // as the page does
 	}
-	heap := func(at string) {
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		t.Logf("%s: %.0f MB live, %.0f MB from the OS", at, float64(ms.HeapAlloc)/(1<<20), float64(ms.Sys)/(1<<20))
-	}
 	base := synthetic.Base(1)
-	heap("base model")
 	data := sst2Rows(t, 96)
 	opts := train.Defaults()
 	opts.MaxSteps = 3
@@ -67,7 +57,6 @@ func TestBaseSizeTraining(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	heap("trainer")
 	if tr.MicroBatch() >= opts.Batch {
 		t.Fatalf("batch %d × %d at base size should be split into micro-batches, got %d rows a pass", opts.Batch, opts.MaxLen, tr.MicroBatch())
 	}
@@ -75,16 +64,13 @@ func TestBaseSizeTraining(t *testing.T) {
 	got.MicroBatch = tr.MicroBatch()
 	err = tr.Train(context.Background(), data, nil, func(p train.Progress) {
 		got.Losses = append(got.Losses, p.Loss)
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		got.PeakMB = max(got.PeakMB, float64(ms.Sys)/(1<<20))
-		t.Logf("step %d: loss %.6f, %d passes, %.0f real / %.0f padded tokens/s, %.0f MB from the OS (heap: %.0f in use, %.0f idle, %.0f released)",
-			p.Step, p.Loss, p.Passes, p.TokensPerSec, p.PaddedPerSec, float64(ms.Sys)/(1<<20), float64(ms.HeapInuse)/(1<<20), float64(ms.HeapIdle)/(1<<20), float64(ms.HeapReleased)/(1<<20))
+		got.PeakMB = max(got.PeakMB, p.MemoryMB)
+		t.Logf("step %d: loss %.6f, %d passes, %.0f real / %.0f padded tokens/s, %.0f MB from the system",
+			p.Step, p.Loss, p.Passes, p.TokensPerSec, p.PaddedPerSec, p.MemoryMB)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	heap("trained")
 	for _, l := range got.Losses {
 		if math.IsNaN(l) || l < 0.1 || l > 5 {
 			t.Fatalf("implausible losses %v", got.Losses)
@@ -125,19 +111,8 @@ func TestBaseSizeTraining(t *testing.T) {
 // with the bundled model's bert-base-uncased tokenizer.
 func sst2Rows(t *testing.T, n int) *train.Encoded {
 	t.Helper()
-	tok, err := checkpoint.LoadTokenizer(checkpoint.Dir(filepath.Join(testpaths.Root(), "public", "models", "distilbert-tiny")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(testpaths.Testdata("sst2/train-2000.tsv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex, err := dataset.Read("train-2000.tsv", bytes.NewReader(b), int64(len(b)), dataset.SST2Labels)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc, err := train.Encode(tok, ex[:n], 64)
+	tok := sample.Tokenizer(t, filepath.Join(testpaths.Root(), "public", "models", "distilbert-tiny"))
+	enc, err := train.Encode(tok, sample.SST2(t, n), 64)
 	if err != nil {
 		t.Fatal(err)
 	}

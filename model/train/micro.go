@@ -56,12 +56,12 @@ func MicroBatchFor(c *checkpoint.Config, batch, maxLen int) int {
 	return (batch + passes - 1) / passes
 }
 
-// microBatch is the run's rows per pass: the option, else MicroBatchFor.
-func (t *Trainer) microBatch() int {
-	if t.Opts.MicroBatch > 0 {
-		return min(t.Opts.MicroBatch, t.Opts.Batch)
+// microBatch is a run's rows per pass: the option, else MicroBatchFor.
+func microBatch(c *checkpoint.Config, o *Options) int {
+	if o.MicroBatch > 0 {
+		return min(o.MicroBatch, o.Batch)
 	}
-	return MicroBatchFor(t.Base.Config, t.Opts.Batch, t.Opts.MaxLen)
+	return MicroBatchFor(c, o.Batch, o.MaxLen)
 }
 
 // MicroBatch is the number of rows each forward/backward pass takes.
@@ -92,12 +92,7 @@ func (t *Trainer) compileMicro() error {
 	t.accExec.SetMaxCache(256)
 	// Inputs: params, m, v, grads (nT each), lr, stepSize, bc2Sqrt -> params, m, v, norm.
 	t.updateExec, err = NewExec(t.backend, func(in []*Node) []*Node {
-		lr, stepSize, bc2Sqrt := in[4*nT], in[4*nT+1], in[4*nT+2]
-		grads, norm := clipByGlobalNorm(in[3*nT:4*nT], t.Opts.MaxGradNorm)
-		out := make([]*Node, 3*nT, 3*nT+1)
-		for i, k := range t.trainableKeys {
-			out[i], out[nT+i], out[2*nT+i] = t.adamw.update(k, in[i], grads[i], in[nT+i], in[2*nT+i], lr, stepSize, bc2Sqrt)
-		}
+		out, norm := t.update(in[:nT], in[nT:2*nT], in[2*nT:3*nT], in[3*nT:4*nT], in[4*nT], in[4*nT+1], in[4*nT+2])
 		return append(out, norm)
 	})
 	return err
@@ -207,10 +202,6 @@ func CheckFits(c *checkpoint.Config, o *Options) error {
 // PeakBytes estimates a run's peak memory: the frozen weights twice (the
 // loaded model's copy and the backend's) and one pass's activations.
 func PeakBytes(c *checkpoint.Config, o *Options) int64 {
-	micro := o.MicroBatch
-	if micro <= 0 {
-		micro = MicroBatchFor(c, o.Batch, o.MaxLen)
-	}
 	var weights int64
 	for _, sh := range checkpoint.BaseShapes(c) {
 		n := int64(4)
@@ -219,15 +210,7 @@ func PeakBytes(c *checkpoint.Config, o *Options) int64 {
 		}
 		weights += n
 	}
-	return 2*weights + ActivationBytes(c, min(micro, o.Batch), o.MaxLen)
-}
-
-// checkMicro validates the MicroBatch option.
-func checkMicro(o *Options) error {
-	if o.MicroBatch < 0 {
-		return fmt.Errorf("micro-batch %d must be 0 (automatic) or positive", o.MicroBatch)
-	}
-	return nil
+	return 2*weights + ActivationBytes(c, microBatch(c, o), o.MaxLen)
 }
 
 // MemoryLimit is the Go heap's soft limit in WebAssembly (runtime/debug's

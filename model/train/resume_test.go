@@ -4,30 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
 	"slices"
 	"testing"
 
+	"github.com/webtune/webtune/internal/sample"
 	"github.com/webtune/webtune/internal/testpaths"
-	"github.com/webtune/webtune/model/checkpoint"
-	"github.com/webtune/webtune/model/dataset"
 )
 
 func sst2Sample(t *testing.T, tokPath string, n int) *Encoded {
 	t.Helper()
-	tok, err := checkpoint.LoadTokenizer(checkpoint.Dir(tokPath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(testpaths.Testdata("sst2/train-2000.tsv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex, err := dataset.Read("train-2000.tsv", bytes.NewReader(b), int64(len(b)), dataset.SST2Labels)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc, err := Encode(tok, ex[:n], 64)
+	enc, err := Encode(sample.Tokenizer(t, tokPath), sample.SST2(t, n), 64)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,9 +57,6 @@ func (o *Options) Validate() error {
 	if err := o.LoRA.Validate(); err != nil {
 		return err
 	}
-	if err := checkMicro(o); err != nil {
-		return err
-	}
 	switch {
 	case !(o.LR > 0 && o.LR < 1):
 		return fmt.Errorf("learning rate %g must be in (0, 1)", o.LR)
@@ -67,6 +64,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("set epochs or steps to a positive number")
 	case o.Batch <= 0 || o.Batch > 4096:
 		return fmt.Errorf("batch size %d must be in 1..4096", o.Batch)
+	case o.MicroBatch < 0:
+		return fmt.Errorf("micro-batch %d must be 0 (automatic) or positive", o.MicroBatch)
 	case o.MaxLen < 3:
 		return fmt.Errorf("max length %d must be at least 3 ([CLS] token [SEP])", o.MaxLen)
 	case o.WarmupRatio < 0 || o.WarmupRatio >= 1:
@@ -158,7 +157,7 @@ func New(backend compute.Backend, base *checkpoint.Model, opts Options) (*Traine
 		}
 		t.frozen = append(t.frozen, x)
 	}
-	t.micro = t.microBatch()
+	t.micro = microBatch(base.Config, &opts)
 
 	init := rand.New(rand.NewPCG(opts.Seed, 0x10aa))
 	for _, k := range t.trainableKeys {
@@ -233,12 +232,7 @@ func (t *Trainer) compile() error {
 		drop := &distilbert.Dropout{Train: !t.Opts.NoDropout, RNG: rng}
 		logits := t.model.Forward(p, ids, mask, drop)
 		loss := distilbert.CrossEntropy(logits, labels)
-		grads := Gradient(loss, in[:nT]...)
-		grads, norm := clipByGlobalNorm(grads, t.Opts.MaxGradNorm)
-		out := make([]*Node, 3*nT, 3*nT+3)
-		for i, k := range t.trainableKeys {
-			out[i], out[nT+i], out[2*nT+i] = t.adamw.update(k, in[i], grads[i], in[nT+i], in[2*nT+i], lr, stepSize, bc2Sqrt)
-		}
+		out, norm := t.update(in[:nT], in[nT:2*nT], in[2*nT:3*nT], Gradient(loss, in[:nT]...), lr, stepSize, bc2Sqrt)
 		return append(out, drop.RNG, loss, norm)
 	})
 	if err != nil {
@@ -262,6 +256,19 @@ func (t *Trainer) compile() error {
 		return append([]*Node{loss}, Gradient(loss, in[:nT]...)...)
 	})
 	return err
+}
+
+// update is the optimizer step in a graph: gradients clipped by their global
+// norm, then AdamW on every trainable tensor. It returns the new params, m
+// and v (in that order, nT each) and the norm before clipping.
+func (t *Trainer) update(params, m, v, grads []*Node, lr, stepSize, bc2Sqrt *Node) ([]*Node, *Node) {
+	nT := len(params)
+	grads, norm := clipByGlobalNorm(grads, t.Opts.MaxGradNorm)
+	out := make([]*Node, 3*nT, 3*nT+3)
+	for i, k := range t.trainableKeys {
+		out[i], out[nT+i], out[2*nT+i] = t.adamw.update(k, params[i], grads[i], m[i], v[i], lr, stepSize, bc2Sqrt)
+	}
+	return out, norm
 }
 
 // TotalSteps is the number of optimizer steps the run takes.
@@ -429,14 +436,7 @@ func (t *Trainer) Gradients(data *Encoded, rows []int) (float64, map[string]*saf
 // weightArgs are the trainable then the frozen tensors, as the eval and
 // gradient graphs take them.
 func (t *Trainer) weightArgs() []any {
-	args := make([]any, 0, len(t.params)+len(t.frozen)+3)
-	for _, x := range t.params {
-		args = append(args, x)
-	}
-	for _, x := range t.frozen {
-		args = append(args, x)
-	}
-	return args
+	return appendTensors(make([]any, 0, len(t.params)+len(t.frozen)+3), t.params, t.frozen)
 }
 
 // Adapter returns the current adapter and head as PEFT tensors.

@@ -24,8 +24,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/webtune/webtune/kernels"
-	"github.com/webtune/webtune/model/checkpoint"
-	"github.com/webtune/webtune/model/safetensors"
+	"github.com/webtune/webtune/model/checkpoint/synthetic"
 	"github.com/webtune/webtune/model/train"
 )
 
@@ -153,21 +152,7 @@ func main() {
 		return
 	}
 	// A DistilBERT-base-shaped LoRA step with random weights.
-	cfg := &checkpoint.Config{VocabSize: 30522, MaxPositionEmbeddings: 512, NLayers: 6, NHeads: 12, Dim: 768, HiddenDim: 3072,
-		Dropout: 0.1, AttentionDropout: 0.1, Activation: "gelu", InitializerRange: 0.02, SeqClassifDropout: 0.2, LayerNormEps: 1e-12}
-	w := checkpoint.Weights{}
-	for k, sh := range checkpoint.BaseShapes(cfg) {
-		n := 1
-		for _, d := range sh {
-			n *= d
-		}
-		data := randData(rng, n)
-		for i := range data {
-			data[i] *= 0.02
-		}
-		w[k] = &safetensors.Tensor{Shape: sh, Data: data}
-	}
-	base := &checkpoint.Model{Config: cfg, Weights: w, Name: "distilbert-base-shaped (random)"}
+	base := synthetic.Base(1)
 	data := &train.Encoded{}
 	for range *stepBatch * 4 {
 		ids := make([]int32, 64)

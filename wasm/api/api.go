@@ -515,12 +515,12 @@ type TrainRequest struct {
 	CheckpointEvery int `json:"checkpoint_every"`
 }
 
-// Event is one NDJSON line of a training stream.
 // MemoryBudget is what a run may need by train.PeakBytes: the page stays
 // under 1.5 GB of WebAssembly memory (4 GB is the hard limit) with the
 // collector's slack on top of the estimate.
 const MemoryBudget = 1100 << 20
 
+// Event is one NDJSON line of a training stream.
 type Event struct {
 	Type     string           `json:"type"` // start, step, eval, done, stopped, error
 	Progress *train.Progress  `json:"progress,omitempty"`
