@@ -106,8 +106,13 @@ export async function initGPU(gpu, memory, wgsl) {
   function reduce(program, x, y, rows, cols, op) {
     dispatch(programs[program], [x, y], [rows, cols, op, 0], Math.min(rows, 65535), Math.ceil(rows / 65535), 1);
   }
+  // run(program, buffers, uniform, x, y): any compiled shader whose
+  // bindings are the buffers then a 16-word uniform, on x × y workgroups.
+  function run(program, ids, uniform, x, y) {
+    dispatch(programs[program], ids, uniform, x, y, 1);
+  }
   return {
     name, emulated, maxStorageBuffers: device.limits.maxStorageBuffersPerShaderStage,
-    alloc, upload, download, release, matmul, compile, fused, reduce,
+    alloc, upload, download, release, matmul, compile, fused, reduce, run,
   };
 }

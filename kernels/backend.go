@@ -66,6 +66,22 @@ type Profile struct {
 	Dot, Other time.Duration
 	Dots       int
 	ByOp       map[string]time.Duration // by op name, "DotGeneral" or "segment"
+	// HostSteps counts, with a device, the steps it left to the host, by
+	// their ops: what still costs a round trip.
+	HostSteps map[string]int
+}
+
+func (p *Profile) hostStep(s *step) {
+	key := s.name
+	if len(s.ops) > 0 {
+		key = strings.Join(s.ops, " ")
+	}
+	p.mu.Lock()
+	if p.HostSteps == nil {
+		p.HostSteps = map[string]int{}
+	}
+	p.HostSteps[key]++
+	p.mu.Unlock()
 }
 
 func (p *Profile) add(d *time.Duration, name string, start time.Time) {
@@ -85,7 +101,7 @@ func (p *Profile) add(d *time.Duration, name string, start time.Time) {
 // Reset clears the counters.
 func (p *Profile) Reset() {
 	p.mu.Lock()
-	p.Dot, p.Other, p.Dots, p.ByOp = 0, 0, 0, nil
+	p.Dot, p.Other, p.Dots, p.ByOp, p.HostSteps = 0, 0, 0, nil, nil
 	p.mu.Unlock()
 }
 

@@ -22,6 +22,11 @@ type step struct {
 	dot     *DotSpec           // matrix product
 	fused   *Program           // element-wise program
 	reduce  *Reduction         // row reduction (the device's or the kernel's; else exe runs it)
+	ops     []string           // the recorded ops it runs (for HostSteps)
+	// random: an RNGBitGenerator and its ConvertDType, which a device draws
+	// itself (exe runs them on the host).
+	random               *Random
+	randomOp, randomConv *op
 }
 
 // Compile cuts the recorded ops at each float32 DotGeneral and, when the
@@ -77,6 +82,7 @@ func (b *Builder) Compile() (compute.Executable, error) {
 				return err
 			}
 			if s != nil {
+				s.ops = opNames(piece)
 				s.name = "segment"
 				if len(piece) == 1 {
 					s.name = piece[0].name
@@ -101,8 +107,28 @@ func (b *Builder) Compile() (compute.Executable, error) {
 		pending = nil
 		return err
 	}
+	taken := map[*op]bool{} // ops already placed in an earlier step
 	for _, o := range ops {
+		if taken[o] {
+			continue
+		}
+		conv, random, isRandom := randomOp(o, consumers)
 		switch {
+		case onDevice && isRandom:
+			// The conversion reads only the bits: it moves up to the draw.
+			if err := settle(); err != nil {
+				return nil, err
+			}
+			s, err := b.segment([]*op{o, conv}, consumers, graphOutputs, len(steps))
+			if err != nil {
+				return nil, err
+			}
+			taken[conv] = true
+			if s != nil {
+				s.name, s.ops = "RNGBitGenerator", []string{o.name, conv.name}
+				s.random, s.randomOp, s.randomConv = random, o, conv
+				steps = append(steps, s)
+			}
 		case isKernelDot(o):
 			if err := settle(); err != nil {
 				return nil, err
@@ -119,6 +145,7 @@ func (b *Builder) Compile() (compute.Executable, error) {
 				return nil, err
 			}
 			if s != nil { // nil: nothing reads it
+				s.ops = []string{o.name}
 				s.name = o.name
 				s.reduce, _ = rowReduction(o)
 				steps = append(steps, s)
@@ -153,6 +180,14 @@ func (b *Builder) Compile() (compute.Executable, error) {
 		lastRead[n] = len(steps)
 	}
 	return &Executable{b: b.backend, fn: f, steps: steps, lastRead: lastRead}, nil
+}
+
+func opNames(ops []*op) []string {
+	names := make([]string, len(ops))
+	for i, o := range ops {
+		names[i] = o.name
+	}
+	return names
 }
 
 func (g *fusion) add(o *op) {
@@ -349,7 +384,7 @@ func (e *Executable) Execute(inputs []compute.Buffer, _ []bool, device compute.D
 }
 
 func (e *Executable) run(inputs []compute.Buffer, dev Device, device compute.DeviceNum) ([]compute.Buffer, error) {
-	v := &values{dev: dev, host: map[*node]compute.Buffer{}, device: map[*node]Tensor{}, input: map[*node]bool{}}
+	v := &values{dev: dev, inner: e.b.Backend, host: map[*node]compute.Buffer{}, device: map[*node]Tensor{}, input: map[*node]bool{}}
 	for i, p := range e.fn.params {
 		v.host[p] = inputs[i]
 		v.input[p] = true
@@ -383,6 +418,9 @@ func (e *Executable) run(inputs []compute.Buffer, dev Device, device compute.Dev
 			if downloads { // the wait includes the queued GPU work these values came from
 				e.b.Profile.add(&e.b.Profile.Other, "GPU work and read-back", start)
 				start = time.Now()
+			}
+			if dev != nil {
+				e.b.Profile.hostStep(s)
 			}
 			var out []compute.Buffer
 			switch {

@@ -21,6 +21,7 @@ type Device interface {
 	CanDot(s *DotSpec) bool
 	CanFuse(p *Program) bool
 	CanReduce(r *Reduction) bool
+	CanRandom() bool
 	// Upload copies a host value to the device. input marks one of the
 	// executable's input buffers, which the device may keep for later runs
 	// (GoMLX never writes into a buffer it passes to this backend).
@@ -30,6 +31,8 @@ type Device interface {
 	Dot(s *DotSpec, lhs, rhs Tensor) (Tensor, error)
 	Fused(p *Program, in []Tensor) ([]Tensor, error)
 	Reduce(r *Reduction, x Tensor) (Tensor, error)
+	// Random draws r's values from an RNGBitGenerator state, as float32.
+	Random(r *Random, state []uint64) (Tensor, error)
 	// Release frees a value the executable no longer reads.
 	Release(t Tensor)
 }
@@ -59,6 +62,7 @@ func deviceOf(k DotKernel) Device {
 // values holds an execution's values: on the host, on the device, or both.
 type values struct {
 	dev    Device
+	inner  compute.Backend // makes the host buffers of device steps' host outputs
 	host   map[*node]compute.Buffer
 	device map[*node]Tensor
 	input  map[*node]bool // the executable's inputs
@@ -98,6 +102,9 @@ func (v *values) runOnDevice(s *step) (bool, error) {
 	if v.dev == nil {
 		return false, nil
 	}
+	if s.random != nil {
+		return v.runRandom(s)
+	}
 	takes := s.dot != nil && v.dev.CanDot(s.dot) || s.fused != nil && v.dev.CanFuse(s.fused) || s.reduce != nil && v.dev.CanReduce(s.reduce)
 	if !takes {
 		return false, nil
@@ -131,6 +138,41 @@ func (v *values) runOnDevice(s *step) (bool, error) {
 	}
 	for i, n := range s.outputs {
 		v.device[n] = out[i]
+	}
+	return true, nil
+}
+
+// runRandom draws a Random step's floats on the device from the state on
+// the host, and computes the new state on the host.
+func (v *values) runRandom(s *step) (bool, error) {
+	if !v.dev.CanRandom() {
+		return false, nil
+	}
+	stateNode, next, floats := s.inputs[0], s.randomOp.outputs[0], s.randomConv.outputs[0]
+	buf, err := v.onHost(stateNode)
+	if err != nil {
+		return false, err
+	}
+	state := make([]uint64, 3)
+	if err := unwrap(buf).ToFlatData(state); err != nil {
+		return false, err
+	}
+	t, err := v.dev.Random(s.random, state)
+	if err != nil {
+		return false, err
+	}
+	for _, n := range s.outputs {
+		switch n {
+		case floats:
+			v.device[n] = t
+		case next:
+			if v.host[n], err = v.inner.BufferFromFlatData(0, s.random.NextState(state), n.shape); err != nil {
+				return false, err
+			}
+		}
+	}
+	if _, read := v.device[floats]; !read {
+		v.dev.Release(t)
 	}
 	return true, nil
 }

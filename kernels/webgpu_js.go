@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"syscall/js"
+	"unsafe"
 	"weak"
 
 	"github.com/gomlx/compute"
@@ -21,6 +22,9 @@ var matmulWGSL string
 
 //go:embed webgpu/reduce.wgsl
 var reduceWGSL string
+
+//go:embed webgpu/random.wgsl
+var randomWGSL string
 
 // WebGPU runs products as WGSL compute shaders (kernels/webgpu/matmul.wgsl),
 // fused element-wise programs as WGSL generated from them and row
@@ -44,6 +48,7 @@ type device struct {
 	mu       sync.Mutex
 	kept     map[weak.Pointer[buffer]]*gpuTensor // uploaded executable inputs, by host buffer
 	programs map[string]int                      // pipelines: fused programs by Program.Key, the reduction shader by its source; -1: declined
+	jumps    int                                 // the GPU buffer of JumpTable (0: not uploaded)
 	Stats    GPUStats
 }
 
@@ -117,23 +122,54 @@ func (g *WebGPU) program(p *Program) int {
 	return id
 }
 
-func (g *WebGPU) CanReduce(r *Reduction) bool { return g.Lost == nil && g.reducer() >= 0 }
+func (g *WebGPU) CanReduce(r *Reduction) bool { return g.Lost == nil && g.pipeline(reduceWGSL) >= 0 }
 
-// reducer is the reduction pipeline's number (-1 if it did not compile),
+// pipeline is the number of a shader's pipeline (-1 if it did not compile),
 // compiled on first use like the fused programs: a device probed and then
 // left unused (an emulated adapter) never compiles it.
-func (g *WebGPU) reducer() int {
+func (g *WebGPU) pipeline(code string) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if id, ok := g.programs[reduceWGSL]; ok {
+	if id, ok := g.programs[code]; ok {
 		return id
 	}
 	id := -1
-	if v, err := g.call("compile", reduceWGSL); err == nil {
+	if v, err := g.call("compile", code); err == nil {
 		id = v.Int()
 	}
-	g.programs[reduceWGSL] = id
+	g.programs[code] = id
 	return id
+}
+
+func (g *WebGPU) CanRandom() bool { return g.Lost == nil && g.pipeline(randomWGSL) >= 0 }
+
+// randomPer is random.wgsl's PER: draws per invocation.
+const randomPer = 4
+
+// Random runs webgpu/random.wgsl: 64 invocations a workgroup, each making
+// randomPer draws (two values each). The jump table is uploaded once.
+func (g *WebGPU) Random(r *Random, state []uint64) (Tensor, error) {
+	if g.jumps == 0 {
+		table := JumpTable()
+		id, err := g.call("upload", int(uintptr(unsafe.Pointer(unsafe.SliceData(table)))), len(table))
+		runtime.KeepAlive(table)
+		if err != nil {
+			return nil, err
+		}
+		g.jumps = id.Int()
+	}
+	y, err := g.alloc(r.N)
+	if err != nil {
+		return nil, err
+	}
+	hi, lo := state[0], state[1]
+	params := js.Global().Get("Array").New(uint32(lo), uint32(lo>>32), uint32(hi), uint32(hi>>32), r.N, 0, 0, 0)
+	groups := ((r.N+1)/2 + 64*randomPer - 1) / (64 * randomPer)
+	ids := js.ValueOf([]any{g.jumps, y.id})
+	if _, err := g.call("run", g.pipeline(randomWGSL), ids, params, min(groups, 65535), (groups+65534)/65535); err != nil {
+		return nil, err
+	}
+	return y, nil
 }
 
 func (g *WebGPU) Reduce(r *Reduction, x Tensor) (Tensor, error) {
@@ -145,7 +181,7 @@ func (g *WebGPU) Reduce(r *Reduction, x Tensor) (Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := g.call("reduce", g.reducer(), x.(*gpuTensor).id, y.id, r.Rows, r.Cols, int(r.Op)); err != nil {
+	if _, err := g.call("reduce", g.pipeline(reduceWGSL), x.(*gpuTensor).id, y.id, r.Rows, r.Cols, int(r.Op)); err != nil {
 		return nil, err
 	}
 	return y, nil

@@ -8,6 +8,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+
 	"github.com/webtune/webtune/internal/testpaths"
 	"github.com/webtune/webtune/model/checkpoint"
 	"github.com/webtune/webtune/model/train"
@@ -91,5 +94,74 @@ func TestWebGPUKeepsWeights(t *testing.T) {
 		if products == 0 || downloads >= products {
 			t.Errorf("step %d: %d downloads for %d products", s+1, downloads, products)
 		}
+	}
+}
+
+func TestWebGPUTraceHostSteps(t *testing.T) {
+	base := inner(t)
+	g, err := NewWebGPU(base)
+	if err != nil {
+		t.Skip("no WebGPU: ", err)
+	}
+	m, err := checkpoint.Load(checkpoint.Dir(testpaths.TinyModel(t)), "tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := &train.Encoded{}
+	for i := range 24 {
+		data.IDs = append(data.IDs, []int32{101, int32(2000 + i), int32(3000 + 7*i), 102})
+		data.Labels = append(data.Labels, i%2)
+	}
+	kb := New(base, g)
+	opts := train.Defaults()
+	opts.MaxSteps, opts.Batch = 2, 8
+	tr, err := train.New(kb, m, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s0 GPUStats
+	if err := tr.Train(context.Background(), data, nil, func(p train.Progress) {
+		if p.Step == 1 {
+			kb.Profile.Reset()
+			s0 = g.Stats
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range kb.Profile.HostSteps {
+		t.Logf("%3d × %s", v, k)
+	}
+	t.Logf("up %d (%d B) down %d (%d B)", g.Stats.Uploads-s0.Uploads, g.Stats.UploadedBytes-s0.UploadedBytes, g.Stats.Downloads-s0.Downloads, g.Stats.DownloadedBytes-s0.DownloadedBytes)
+}
+
+// The GPU's dropout numbers are the pure-Go backend's bits (TestRandomMatchesPureGo
+// checks Random.Bits against it), converted to float32 with Go's rounding.
+func TestWebGPURandom(t *testing.T) {
+	g, err := NewWebGPU(inner(t))
+	if err != nil {
+		t.Skip("no WebGPU: ", err)
+	}
+	state := []uint64{0x0123456789abcdef, 0xfedcba9876543210, 7}
+	for _, n := range []int{1, 7, 513, 100003} {
+		r := &Random{N: n}
+		y, err := g.Random(r, state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf, err := g.Download(y, shapes.Make(dtypes.Float32, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.Release(y)
+		got := make([]float32, n)
+		if err := buf.ToFlatData(got); err != nil {
+			t.Fatal(err)
+		}
+		for i, b := range r.Bits(state) {
+			if got[i] != float32(b) {
+				t.Fatalf("n=%d: value %d is %v, want float32(%#x) = %v", n, i, got[i], b, float32(b))
+			}
+		}
+		state = r.NextState(state)
 	}
 }
