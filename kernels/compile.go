@@ -384,10 +384,10 @@ func (e *Executable) Execute(inputs []compute.Buffer, _ []bool, device compute.D
 }
 
 func (e *Executable) run(inputs []compute.Buffer, dev Device, device compute.DeviceNum) ([]compute.Buffer, error) {
-	v := &values{dev: dev, inner: e.b.Backend, host: map[*node]compute.Buffer{}, device: map[*node]Tensor{}, input: map[*node]bool{}}
-	for i, p := range e.fn.params {
-		v.host[p] = inputs[i]
-		v.input[p] = true
+	v := &values{dev: dev, inner: e.b.Backend, host: map[*node]compute.Buffer{}, device: map[*node]Tensor{},
+		input: map[*node]bool{}, borrowed: map[*node]*deviceBuffer{}}
+	if err := v.setInputs(e.fn.params, inputs); err != nil {
+		return nil, err
 	}
 	if dev != nil {
 		defer v.releaseAll()
@@ -449,14 +449,38 @@ func (e *Executable) run(inputs []compute.Buffer, dev Device, device compute.Dev
 		}
 		v.dropHost(s, e.lastRead, si)
 	}
-	// Each output becomes a tensor that frees its buffer: an output that is
-	// an input, or the same node twice, must get a buffer of its own.
+	return e.outputs(v, inputs)
+}
+
+// outputs hands out the executable's results. A value on the device stays
+// there (a deviceBuffer) unless it is an input or returned twice; the rest
+// become tensors that free their buffers, so an output that is an input, or
+// the same node twice, gets a buffer of its own.
+func (e *Executable) outputs(v *values, inputs []compute.Buffer) ([]compute.Buffer, error) {
 	owned := map[compute.Buffer]bool{}
 	for _, in := range inputs {
 		owned[unwrap(in)] = true
 	}
+	for _, p := range e.fn.params {
+		if h, ok := v.host[p]; ok {
+			owned[unwrap(h)] = true
+		}
+	}
+	times := map[*node]int{}
+	for _, n := range e.fn.outputs {
+		times[n]++
+	}
 	outs := make([]compute.Buffer, len(e.fn.outputs))
 	for i, n := range e.fn.outputs {
+		if t, ok := v.device[n]; ok && !v.input[n] && times[n] == 1 {
+			var host compute.Buffer
+			if h, ok := v.host[n]; ok {
+				host = unwrap(h)
+			}
+			outs[i] = newDeviceBuffer(e.b, v.dev, t, n.shape, host)
+			delete(v.device, n)
+			continue
+		}
 		buf, err := v.onHost(n)
 		if err != nil {
 			return nil, err

@@ -66,10 +66,44 @@ type values struct {
 	host   map[*node]compute.Buffer
 	device map[*node]Tensor
 	input  map[*node]bool // the executable's inputs
+	// borrowed: inputs whose device value belongs to a deviceBuffer (an
+	// earlier run's output); a run reads them but never releases them.
+	borrowed map[*node]*deviceBuffer
+}
+
+// setInputs takes the executable's inputs: a device buffer's value is read
+// where it is, downloaded only if a host step asks for it.
+func (v *values) setInputs(params []*node, inputs []compute.Buffer) error {
+	for i, p := range params {
+		v.input[p] = true
+		db, ok := inputs[i].(*deviceBuffer)
+		if !ok {
+			v.host[p] = inputs[i]
+			continue
+		}
+		if t, here := db.tensor(v.dev); v.dev != nil && here {
+			v.device[p], v.borrowed[p] = t, db
+			continue
+		}
+		h, err := db.onHost()
+		if err != nil {
+			return err
+		}
+		v.host[p] = h
+	}
+	return nil
 }
 
 func (v *values) onHost(n *node) (compute.Buffer, error) {
 	if b, ok := v.host[n]; ok {
+		return b, nil
+	}
+	if db, ok := v.borrowed[n]; ok {
+		b, err := db.onHost()
+		if err != nil {
+			return nil, err
+		}
+		v.host[n] = b
 		return b, nil
 	}
 	t, ok := v.device[n]
@@ -180,7 +214,7 @@ func (v *values) runRandom(s *step) (bool, error) {
 // release frees the device copies of values no later step reads.
 func (v *values) release(nodes []*node, last map[*node]int, step int) {
 	for _, n := range nodes {
-		if t, ok := v.device[n]; ok && last[n] <= step {
+		if t, ok := v.device[n]; ok && last[n] <= step && v.borrowed[n] == nil {
 			v.dev.Release(t)
 			delete(v.device, n)
 		}
@@ -209,7 +243,9 @@ func (v *values) dropHost(s *step, last map[*node]int, step int) {
 
 func (v *values) releaseAll() {
 	for n, t := range v.device {
-		v.dev.Release(t)
+		if v.borrowed[n] == nil {
+			v.dev.Release(t)
+		}
 		delete(v.device, n)
 	}
 }

@@ -152,7 +152,8 @@ func (t *Trainer) step(data *Encoded, rows []int, lr, stepSize, bc2 float64) (st
 // faster than the background collector, which shares the one thread with
 // the pass, reclaims it: seen at 2.7 GB in use for 1.1 GB live, with
 // MemoryLimit set. A collection of a heap of large pointer-free buffers takes
-// milliseconds.
+// milliseconds. It also frees the GPU memory of the values a step replaced
+// (kernels' device buffers are released when collected).
 func collect() {
 	if runtime.GOOS == "js" {
 		runtime.GC()
@@ -172,6 +173,7 @@ func (t *Trainer) fusedStep(data *Encoded, rows []int, lr, stepSize, bc2 float64
 	nT := len(t.params)
 	t.params, t.m, t.v = out[:nT], out[nT:2*nT], out[2*nT:3*nT]
 	t.rng = out[3*nT]
+	collect()
 	return stepResult{loss: float64(tensors.ToScalar[float32](out[3*nT+1])), norm: float64(tensors.ToScalar[float32](out[3*nT+2])),
 		realTokens: real, padded: ids.Shape().Size(), passes: 1}, nil
 }
