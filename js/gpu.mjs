@@ -68,7 +68,7 @@ export async function initGPU(gpu, memory, wgsl) {
     const entries = ids.map((id, binding) => ({ binding, resource: { buffer: buffers.get(id) } }));
     let u;
     if (uniform) {
-      u = device.createBuffer({ size: 64, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+      u = device.createBuffer({ size: Math.max(64, Math.ceil(uniform.length / 4) * 16), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
       device.queue.writeBuffer(u, 0, new Uint32Array(uniform));
       entries.push({ binding: ids.length, resource: { buffer: u } });
     }
@@ -107,7 +107,7 @@ export async function initGPU(gpu, memory, wgsl) {
     dispatch(programs[program], [x, y], [rows, cols, op, 0], Math.min(rows, 65535), Math.ceil(rows / 65535), 1);
   }
   // run(program, buffers, uniform, x, y): any compiled shader whose
-  // bindings are the buffers then a 16-word uniform, on x × y workgroups.
+  // bindings are the buffers then a uniform of 32-bit words, on x × y workgroups.
   function run(program, ids, uniform, x, y) {
     dispatch(programs[program], ids, uniform, x, y, 1);
   }

@@ -73,6 +73,9 @@ type Profile struct {
 
 func (p *Profile) hostStep(s *step) {
 	key := s.name
+	if s.fused != nil {
+		key = "fused " + fmt.Sprint(s.fused.Inputs, "→", s.fused.Outputs)
+	}
 	if len(s.ops) > 0 {
 		key = strings.Join(s.ops, " ")
 	}

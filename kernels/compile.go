@@ -27,6 +27,7 @@ type step struct {
 	// itself (exe runs them on the host).
 	random               *Random
 	randomOp, randomConv *op
+	layout               *Layout // a Slice, Pad, Reshape or Gather a device runs (exe on the host)
 }
 
 // Compile cuts the recorded ops at each float32 DotGeneral and, when the
@@ -129,6 +130,19 @@ func (b *Builder) Compile() (compute.Executable, error) {
 				s.random, s.randomOp, s.randomConv = random, o, conv
 				steps = append(steps, s)
 			}
+		case onDevice && isLayout(o, consts):
+			if err := settle(); err != nil {
+				return nil, err
+			}
+			s, err := b.segment([]*op{o}, consumers, graphOutputs, len(steps))
+			if err != nil {
+				return nil, err
+			}
+			if s != nil {
+				s.name, s.ops = o.name, []string{o.name}
+				s.layout, _ = layoutOp(o, consts)
+				steps = append(steps, s)
+			}
 		case isKernelDot(o):
 			if err := settle(); err != nil {
 				return nil, err
@@ -179,7 +193,41 @@ func (b *Builder) Compile() (compute.Executable, error) {
 	for _, n := range f.outputs {
 		lastRead[n] = len(steps)
 	}
-	return &Executable{b: b.backend, fn: f, steps: steps, lastRead: lastRead}, nil
+	return &Executable{b: b.backend, fn: f, steps: steps, lastRead: lastRead,
+		static: staticSteps(steps, graphOutputs), cache: map[*node]cached{}}, nil
+}
+
+// staticSteps marks the host segments that read no input, directly or
+// through other such steps, and return nothing: constants, iotas and what
+// is computed from them. They give the same values every run, so a run
+// with a device computes them once and keeps them, there and on the host.
+func staticSteps(steps []*step, graphOutputs map[*node]bool) map[*step]bool {
+	static := map[*step]bool{}
+	fixed := map[*node]bool{}
+	for _, s := range steps {
+		if s.exe == nil || s.random != nil || s.reduce != nil || s.layout != nil {
+			continue
+		}
+		ok := true
+		for _, n := range s.inputs {
+			ok = ok && fixed[n]
+		}
+		for _, n := range s.outputs {
+			ok = ok && !graphOutputs[n]
+		}
+		if ok {
+			static[s] = true
+			for _, n := range s.outputs {
+				fixed[n] = true
+			}
+		}
+	}
+	return static
+}
+
+func isLayout(o *op, consts map[*node]float32) bool {
+	_, ok := layoutOp(o, consts)
+	return ok
 }
 
 func opNames(ops []*op) []string {
@@ -339,9 +387,29 @@ type Executable struct {
 	fn       *Function
 	steps    []*step
 	lastRead map[*node]int // the last step reading each value (the steps' count for outputs)
+
+	static map[*step]bool // steps computed once (staticSteps)
+	mu     sync.Mutex
+	cache  map[*node]cached // their values, once computed
+}
+
+// cached is a static step's value: on the host, and on the device once a
+// device step read it.
+type cached struct {
+	host   compute.Buffer
+	dev    Device
+	tensor Tensor
 }
 
 func (e *Executable) Finalize() {
+	e.mu.Lock()
+	for n, c := range e.cache {
+		if c.tensor != nil {
+			c.dev.Release(c.tensor)
+		}
+		delete(e.cache, n)
+	}
+	e.mu.Unlock()
 	for _, s := range e.steps {
 		if s.exe != nil {
 			s.exe.Finalize()
@@ -385,14 +453,20 @@ func (e *Executable) Execute(inputs []compute.Buffer, _ []bool, device compute.D
 
 func (e *Executable) run(inputs []compute.Buffer, dev Device, device compute.DeviceNum) ([]compute.Buffer, error) {
 	v := &values{dev: dev, inner: e.b.Backend, host: map[*node]compute.Buffer{}, device: map[*node]Tensor{},
-		input: map[*node]bool{}, borrowed: map[*node]*deviceBuffer{}}
+		input: map[*node]bool{}, borrowed: map[*node]*deviceBuffer{}, pinned: map[*node]bool{}}
 	if err := v.setInputs(e.fn.params, inputs); err != nil {
 		return nil, err
 	}
 	if dev != nil {
 		defer v.releaseAll()
 	}
+	if dev != nil {
+		e.useCache(v)
+	}
 	for si, s := range e.steps {
+		if dev != nil && e.static[s] && v.has(s.outputs) {
+			continue
+		}
 		start := time.Now()
 		done, err := v.runOnDevice(s)
 		if err != nil {
@@ -445,9 +519,15 @@ func (e *Executable) run(inputs []compute.Buffer, dev Device, device compute.Dev
 			}
 		}
 		if dev != nil {
+			if e.static[s] {
+				e.keep(v, s.outputs)
+			}
 			v.release(s.inputs, e.lastRead, si)
 		}
 		v.dropHost(s, e.lastRead, si)
+	}
+	if dev != nil {
+		e.keepUploads(v)
 	}
 	return e.outputs(v, inputs)
 }
@@ -495,6 +575,45 @@ func (e *Executable) outputs(v *values, inputs []compute.Buffer) ([]compute.Buff
 		outs[i] = e.b.wrap(buf)
 	}
 	return outs, nil
+}
+
+// useCache gives a run the static values computed before; they are pinned:
+// the run neither releases nor drops them.
+func (e *Executable) useCache(v *values) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for n, c := range e.cache {
+		v.host[n] = c.host
+		v.pinned[n] = true
+		if c.tensor != nil && c.dev == v.dev {
+			v.device[n] = c.tensor
+		}
+	}
+}
+
+// keep caches a static step's host values.
+func (e *Executable) keep(v *values, outs []*node) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, n := range outs {
+		if h, ok := v.host[n]; ok {
+			e.cache[n] = cached{host: h}
+			v.pinned[n] = true
+		}
+	}
+}
+
+// keepUploads caches the device copies of static values that device steps
+// read: later runs upload nothing for them.
+func (e *Executable) keepUploads(v *values) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for n, c := range e.cache {
+		if t, ok := v.device[n]; ok && c.tensor == nil {
+			c.dev, c.tensor = v.dev, t
+			e.cache[n] = c
+		}
+	}
 }
 
 // runReduce runs a row reduction on the kernel, falling back to the step's

@@ -22,6 +22,7 @@ type Device interface {
 	CanFuse(p *Program) bool
 	CanReduce(r *Reduction) bool
 	CanRandom() bool
+	CanLayout(l *Layout) bool
 	// Upload copies a host value to the device. input marks one of the
 	// executable's input buffers, which the device may keep for later runs
 	// (GoMLX never writes into a buffer it passes to this backend).
@@ -33,6 +34,8 @@ type Device interface {
 	Reduce(r *Reduction, x Tensor) (Tensor, error)
 	// Random draws r's values from an RNGBitGenerator state, as float32.
 	Random(r *Random, state []uint64) (Tensor, error)
+	// Layout moves values: in is the operand (and, for a gather, the ids).
+	Layout(l *Layout, in []Tensor) (Tensor, error)
 	// Release frees a value the executable no longer reads.
 	Release(t Tensor)
 }
@@ -69,6 +72,21 @@ type values struct {
 	// borrowed: inputs whose device value belongs to a deviceBuffer (an
 	// earlier run's output); a run reads them but never releases them.
 	borrowed map[*node]*deviceBuffer
+	// pinned: an executable's static values (staticSteps), which outlive
+	// the run.
+	pinned map[*node]bool
+}
+
+// has tells whether every node has a value already.
+func (v *values) has(nodes []*node) bool {
+	for _, n := range nodes {
+		_, h := v.host[n]
+		_, d := v.device[n]
+		if !h && !d {
+			return false
+		}
+	}
+	return true
 }
 
 // setInputs takes the executable's inputs: a device buffer's value is read
@@ -139,12 +157,17 @@ func (v *values) runOnDevice(s *step) (bool, error) {
 	if s.random != nil {
 		return v.runRandom(s)
 	}
-	takes := s.dot != nil && v.dev.CanDot(s.dot) || s.fused != nil && v.dev.CanFuse(s.fused) || s.reduce != nil && v.dev.CanReduce(s.reduce)
+	takes := s.dot != nil && v.dev.CanDot(s.dot) || s.fused != nil && v.dev.CanFuse(s.fused) || s.reduce != nil && v.dev.CanReduce(s.reduce) ||
+		s.layout != nil && v.dev.CanLayout(s.layout)
 	if !takes {
 		return false, nil
 	}
-	in := make([]Tensor, len(s.inputs))
-	for i, n := range s.inputs {
+	reads := s.inputs
+	if s.layout != nil { // the operand and a gather's ids; not a pad's fill value
+		reads = reads[:min(len(reads), map[bool]int{false: 1, true: 2}[s.layout.Gather])]
+	}
+	in := make([]Tensor, len(reads))
+	for i, n := range reads {
 		var err error
 		if in[i], err = v.onDevice(n); err != nil {
 			return false, err
@@ -154,6 +177,12 @@ func (v *values) runOnDevice(s *step) (bool, error) {
 	switch {
 	case s.dot != nil:
 		t, err := v.dev.Dot(s.dot, in[0], in[1])
+		if err != nil {
+			return false, err
+		}
+		out = []Tensor{t}
+	case s.layout != nil:
+		t, err := v.dev.Layout(s.layout, in)
 		if err != nil {
 			return false, err
 		}
@@ -214,7 +243,7 @@ func (v *values) runRandom(s *step) (bool, error) {
 // release frees the device copies of values no later step reads.
 func (v *values) release(nodes []*node, last map[*node]int, step int) {
 	for _, n := range nodes {
-		if t, ok := v.device[n]; ok && last[n] <= step && v.borrowed[n] == nil {
+		if t, ok := v.device[n]; ok && last[n] <= step && v.borrowed[n] == nil && !v.pinned[n] {
 			v.dev.Release(t)
 			delete(v.device, n)
 		}
@@ -230,7 +259,7 @@ func (v *values) release(nodes []*node, last map[*node]int, step int) {
 // the last of them is gone.
 func (v *values) dropHost(s *step, last map[*node]int, step int) {
 	for _, n := range s.inputs {
-		if l, ok := last[n]; ok && l <= step && !v.input[n] {
+		if l, ok := last[n]; ok && l <= step && !v.input[n] && !v.pinned[n] {
 			delete(v.host, n)
 		}
 	}
@@ -243,7 +272,7 @@ func (v *values) dropHost(s *step, last map[*node]int, step int) {
 
 func (v *values) releaseAll() {
 	for n, t := range v.device {
-		if v.borrowed[n] == nil {
+		if v.borrowed[n] == nil && !v.pinned[n] {
 			v.dev.Release(t)
 		}
 		delete(v.device, n)

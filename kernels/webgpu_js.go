@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"syscall/js"
@@ -25,6 +26,12 @@ var reduceWGSL string
 
 //go:embed webgpu/random.wgsl
 var randomWGSL string
+
+//go:embed webgpu/window.wgsl
+var windowWGSL string
+
+//go:embed webgpu/gather.wgsl
+var gatherWGSL string
 
 // WebGPU runs products as WGSL compute shaders (kernels/webgpu/matmul.wgsl),
 // fused element-wise programs as WGSL generated from them and row
@@ -187,6 +194,50 @@ func (g *WebGPU) Reduce(r *Reduction, x Tensor) (Tensor, error) {
 	return y, nil
 }
 
+func (g *WebGPU) CanLayout(l *Layout) bool {
+	code := windowWGSL
+	if l.Gather {
+		code = gatherWGSL
+	}
+	return g.Lost == nil && g.pipeline(code) >= 0
+}
+
+// Layout runs webgpu/window.wgsl or webgpu/gather.wgsl, 256 invocations a
+// workgroup, one per output element.
+func (g *WebGPU) Layout(l *Layout, in []Tensor) (Tensor, error) {
+	y, err := g.alloc(l.Size)
+	if err != nil {
+		return nil, err
+	}
+	groups := (l.Size + 255) / 256
+	var code string
+	var ids, params []any
+	if l.Gather {
+		code = gatherWGSL
+		ids = []any{in[0].(*gpuTensor).id, in[1].(*gpuTensor).id, y.id}
+		params = []any{l.Size, l.Cols, l.TableRows, 0}
+	} else {
+		code = windowWGSL
+		ids = []any{in[0].(*gpuTensor).id, y.id}
+		params = []any{l.Size, len(l.Dims), math.Float32bits(l.Fill), 0}
+		for _, a := range [][]int{l.Dims, l.Strides, l.Start, l.Step, l.InDims} {
+			for k := range 2 * 4 {
+				v := 0
+				if k < len(a) {
+					v = a[k]
+				}
+				params = append(params, uint32(int32(v)))
+			}
+		}
+	}
+	u := js.Global().Get("Array").New(params...)
+	if _, err := g.call("run", g.pipeline(code), js.ValueOf(ids), u, min(groups, 65535), (groups+65534)/65535); err != nil {
+		g.Release(y)
+		return nil, err
+	}
+	return y, nil
+}
+
 // Booleans live on the GPU as 0 or 1 in f32 (a GPU buffer holds no bytes):
 // Upload and Download convert them.
 
@@ -238,10 +289,17 @@ func (g *WebGPU) Download(t Tensor, sh shapes.Shape) (compute.Buffer, error) {
 	}
 	bools, isBool := flat.([]bool)
 	var out []float32
-	if isBool {
+	switch f := flat.(type) {
+	case []bool:
 		out = make([]float32, sh.Size())
-	} else {
-		out = flat.([]float32)[:sh.Size()]
+	case []float32:
+		out = f[:sh.Size()]
+	case []int32:
+		out = unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(f))), sh.Size())
+	case []uint32:
+		out = unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(f))), sh.Size())
+	default:
+		return nil, fmt.Errorf("WebGPU: cannot hold %s", sh.DType)
 	}
 	p, err := g.call("download", t.(*gpuTensor).id, addr(out, 0), len(out))
 	if err != nil {
@@ -264,10 +322,21 @@ func (g *WebGPU) Download(t Tensor, sh shapes.Shape) (compute.Buffer, error) {
 }
 
 // asFloats is a buffer's values as float32: its own for float32, 0 or 1
-// for booleans.
+// for booleans, the bits of 32-bit integers (only layout kernels read those).
 func asFloats(x compute.Buffer, sh shapes.Shape) ([]float32, error) {
-	if sh.DType != dtypes.Bool {
+	switch sh.DType {
+	case dtypes.Int32, dtypes.Uint32:
+		w := make([]float32, sh.Size())
+		words := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(w))), len(w))
+		if sh.DType == dtypes.Int32 {
+			return w, x.ToFlatData(unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(w))), len(w)))
+		}
+		return w, x.ToFlatData(words)
+	case dtypes.Float32:
 		return flat32(x, sh)
+	case dtypes.Bool:
+	default:
+		return nil, fmt.Errorf("WebGPU: cannot hold %s", sh.DType)
 	}
 	b := make([]bool, sh.Size())
 	if err := x.ToFlatData(b); err != nil {
