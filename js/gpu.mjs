@@ -46,9 +46,10 @@ export async function initGPU(gpu, memory, wgsl) {
     check();
     const src = buffers.get(id);
     const read = device.createBuffer({ size: Math.max(16, Math.ceil((floats * 4) / 16) * 16), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    const enc = device.createCommandEncoder();
-    enc.copyBufferToBuffer(src, 0, read, 0, read.size);
-    device.queue.submit([enc.finish()]);
+    flush();
+    const copy = device.createCommandEncoder();
+    copy.copyBufferToBuffer(src, 0, read, 0, read.size);
+    device.queue.submit([copy.finish()]);
     try {
       await read.mapAsync(GPUMapMode.READ);
       check();
@@ -60,27 +61,43 @@ export async function initGPU(gpu, memory, wgsl) {
     }
   }
   function release(id) {
-    buffers.get(id)?.destroy();
+    const b = buffers.get(id);
+    if (b) enc ? doomed.push(b) : b.destroy();
     buffers.delete(id);
+  }
+  // Dispatches are recorded into one compute pass and submitted together
+  // (every 512, or before a read-back): a real GPU's step is thousands of
+  // small dispatches, and a submit each costs more than the work. Buffers
+  // released meanwhile are destroyed after the submit that uses them.
+  let enc = null, pass = null, recorded = 0, doomed = [];
+  function flush() {
+    if (enc) {
+      pass.end();
+      device.queue.submit([enc.finish()]);
+      enc = pass = null;
+      recorded = 0;
+    }
+    for (const b of doomed) b.destroy();
+    doomed = [];
   }
   function dispatch(pipeline, ids, uniform, x, y, z) {
     check();
     const entries = ids.map((id, binding) => ({ binding, resource: { buffer: buffers.get(id) } }));
-    let u;
     if (uniform) {
-      u = device.createBuffer({ size: Math.max(64, Math.ceil(uniform.length / 4) * 16), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+      const u = device.createBuffer({ size: Math.max(64, Math.ceil(uniform.length / 4) * 16), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
       device.queue.writeBuffer(u, 0, new Uint32Array(uniform));
       entries.push({ binding: ids.length, resource: { buffer: u } });
+      doomed.push(u);
     }
     const bind = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass();
+    if (!enc) {
+      enc = device.createCommandEncoder();
+      pass = enc.beginComputePass();
+    }
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bind);
     pass.dispatchWorkgroups(x, y, z);
-    pass.end();
-    device.queue.submit([enc.finish()]);
-    u?.destroy(); // freed once the submitted work is done
+    if (++recorded >= 512) flush();
   }
   // matmul(a, b, c, params: 16 u32 as in matmul.wgsl): c ← a·b, all on the GPU.
   function matmul(a, b, c, params) {
