@@ -54,7 +54,10 @@ func (b *Builder) Compile() (compute.Executable, error) {
 	}
 	_, fuses := b.backend.Kernel.(FusedKernel)
 	_, reduces := b.backend.Kernel.(ReduceKernel)
-	onDevice := deviceOf(b.backend.Kernel) != nil
+	onDevice, maxBuffers := deviceOf(b.backend.Kernel) != nil, 0
+	if onDevice {
+		maxBuffers = deviceOf(b.backend.Kernel).MaxBuffers()
+	}
 	fuses = fuses || onDevice
 	consts := scalarConstants(ops)
 	minSize := b.backend.MinFusedSize
@@ -100,8 +103,7 @@ func (b *Builder) Compile() (compute.Executable, error) {
 	// product or a new group can follow.
 	settle := func() error {
 		if g != nil {
-			prog, in, out := g.program(consumers, graphOutputs, consts)
-			steps = append(steps, &step{name: "fused", inputs: in, outputs: out, fused: prog})
+			steps = append(steps, g.steps(consumers, graphOutputs, consts, maxBuffers)...)
 			g, pending, after, blocked = nil, after, nil, map[*node]bool{}
 		}
 		err := flush(pending)
@@ -236,6 +238,27 @@ func opNames(ops []*op) []string {
 		names[i] = o.name
 	}
 	return names
+}
+
+// steps makes the group's program, split in halves (recursively) while it
+// binds more buffers than a device allows (maxBuffers, 0 for no limit): the
+// gradient clipping of every trainable tensor is one group of 50 buffers at
+// DistilBERT-base size, and a program the device declines runs on the host.
+func (g *fusion) steps(consumers map[*node][]*op, graphOutputs map[*node]bool, consts map[*node]float32, maxBuffers int) []*step {
+	prog, in, out := g.program(consumers, graphOutputs, consts)
+	if maxBuffers == 0 || len(in)+len(out) <= maxBuffers || len(g.ops) == 1 {
+		return []*step{{name: "fused", inputs: in, outputs: out, fused: prog}}
+	}
+	var parts []*step
+	h := len(g.ops) / 2
+	for _, ops := range [][]*op{g.ops[:h], g.ops[h:]} {
+		sub := &fusion{size: g.size, members: map[*node]bool{}}
+		for _, o := range ops {
+			sub.add(o)
+		}
+		parts = append(parts, sub.steps(consumers, graphOutputs, consts, maxBuffers)...)
+	}
+	return parts
 }
 
 func (g *fusion) add(o *op) {

@@ -23,6 +23,8 @@ type Device interface {
 	CanReduce(r *Reduction) bool
 	CanRandom() bool
 	CanLayout(l *Layout) bool
+	// MaxBuffers is the most buffers one program may bind.
+	MaxBuffers() int
 	// Upload copies a host value to the device. input marks one of the
 	// executable's input buffers, which the device may keep for later runs
 	// (GoMLX never writes into a buffer it passes to this backend).
@@ -283,5 +285,6 @@ func (v *values) releaseAll() {
 type GPUStats struct {
 	Uploads, UploadedBytes     int
 	Kept                       int // uploads avoided: the input was already on the GPU
-	Downloads, DownloadedBytes int
+	Downloads, DownloadedBytes int // each download waits for the GPU: a host sync
+	Dispatches                 int // compute shaders run
 }

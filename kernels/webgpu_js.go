@@ -99,6 +99,12 @@ func (d *device) call(name string, args ...any) (v js.Value, err error) {
 			err = d.Lost
 		}
 	}()
+	switch name {
+	case "matmul", "fused", "reduce", "run":
+		d.mu.Lock()
+		d.Stats.Dispatches++
+		d.mu.Unlock()
+	}
 	return d.gpu.Call(name, args...), nil
 }
 
@@ -193,6 +199,8 @@ func (g *WebGPU) Reduce(r *Reduction, x Tensor) (Tensor, error) {
 	}
 	return y, nil
 }
+
+func (g *WebGPU) MaxBuffers() int { return g.maxBuffers }
 
 func (g *WebGPU) CanLayout(l *Layout) bool {
 	code := windowWGSL

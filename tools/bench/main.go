@@ -73,6 +73,12 @@ type result struct {
 	UpMB   float64 `json:"up_mb,omitempty"`
 	DownMB float64 `json:"down_mb,omitempty"`
 	Kept   int     `json:"kept,omitempty"`
+	// Per step on the GPU: read-backs (each one a wait for the GPU),
+	// dispatches, and steps left to the host (by their ops).
+	Syncs      float64        `json:"syncs,omitempty"`
+	Dispatches float64        `json:"dispatches,omitempty"`
+	HostSteps  map[string]int `json:"host_steps,omitempty"`
+	MicroBatch int            `json:"micro_batch,omitempty"`
 }
 
 func emit(r result) {
@@ -109,6 +115,7 @@ func main() {
 	webgpuStep := flag.Bool("webgpu-step", true, "also time the step with WebGPU (where the host offers it)")
 	only := flag.String("path", "", "time only the step paths whose name contains this")
 	profile := flag.Bool("profile", true, "also print each path's per-op profile (two more steps with every op compiled alone)")
+	micro := flag.Int("micro", 0, "rows per forward/backward pass (0: chosen from the memory budget)")
 	timed := flag.Int("steps", 3, "steps timed per path, after two warm-up steps (the first compiles; in the second the heap still grows)")
 	flag.Parse()
 	rng := rand.New(rand.NewPCG(1, 1))
@@ -200,7 +207,7 @@ func main() {
 			backend = cpu // the baseline is GoMLX's own backend, not ours around it
 		}
 		opts := train.Defaults()
-		opts.Batch, opts.MaxSteps, opts.ShuffleTrain = *stepBatch, warm+*timed, false
+		opts.Batch, opts.MaxSteps, opts.ShuffleTrain, opts.MicroBatch = *stepBatch, warm+*timed, false, *micro
 		tr, err := train.New(backend, base, opts)
 		if err != nil {
 			panic(err)
@@ -226,7 +233,7 @@ func main() {
 		timedSteps := slices.Clone(times[warm:])
 		slices.Sort(timedSteps)
 		n := float64(*timed)
-		r := result{Kind: "step", Path: p.name, Seconds: timedSteps[len(timedSteps)/2].Seconds(), Tokens: *stepBatch * 64}
+		r := result{Kind: "step", Path: p.name, Seconds: timedSteps[len(timedSteps)/2].Seconds(), Tokens: *stepBatch * 64, MicroBatch: tr.MicroBatch()}
 		if backend != cpu {
 			r.DotSec, r.RestSec = kb.Profile.Dot.Seconds()/n, kb.Profile.Other.Seconds()/n
 		}
@@ -234,6 +241,12 @@ func main() {
 			r.UpMB = float64(stats[last].UploadedBytes-stats[first].UploadedBytes) / n / 1e6
 			r.DownMB = float64(stats[last].DownloadedBytes-stats[first].DownloadedBytes) / n / 1e6
 			r.Kept = (stats[last].Kept - stats[first].Kept) / *timed
+			r.Syncs = float64(stats[last].Downloads-stats[first].Downloads) / n
+			r.Dispatches = float64(stats[last].Dispatches-stats[first].Dispatches) / n
+			r.HostSteps = map[string]int{}
+			for k, c := range kb.Profile.HostSteps {
+				r.HostSteps[k] = c / *timed
+			}
 		}
 		for _, t := range times[warm:] {
 			r.Steps = append(r.Steps, t.Seconds())
