@@ -123,10 +123,10 @@ export async function initGPU(gpu, memory, wgsl) {
   function reduce(program, x, y, rows, cols, op) {
     dispatch(programs[program], [x, y], [rows, cols, op, 0], Math.min(rows, 65535), Math.ceil(rows / 65535), 1);
   }
-  // run(program, buffers, uniform, x, y): any compiled shader whose
-  // bindings are the buffers then a uniform of 32-bit words, on x × y workgroups.
-  function run(program, ids, uniform, x, y) {
-    dispatch(programs[program], ids, uniform, x, y, 1);
+  // run(program, buffers, uniform, x, y, z): any compiled shader whose
+  // bindings are the buffers then a uniform of 32-bit words, on x × y × z workgroups.
+  function run(program, ids, uniform, x, y, z = 1) {
+    dispatch(programs[program], ids, uniform, x, y, z);
   }
   return {
     name, emulated, maxStorageBuffers: device.limits.maxStorageBuffersPerShaderStage,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/shapes"
@@ -62,7 +63,9 @@ func (x *deviceBuffer) onHost() (compute.Buffer, error) {
 		if x.h.t == nil {
 			return nil, errFinalized
 		}
+		start := time.Now()
 		b, err := x.h.dev.Download(x.h.t, x.shape)
+		x.b.Profile.add(&x.b.Profile.Other, "GPU work and read-back (results)", start)
 		if err != nil {
 			return nil, err
 		}

@@ -24,6 +24,9 @@ var matmulWGSL string
 //go:embed webgpu/reduce.wgsl
 var reduceWGSL string
 
+//go:embed webgpu/matmul_tiled.wgsl
+var matmulTiledWGSL string
+
 //go:embed webgpu/random.wgsl
 var randomWGSL string
 
@@ -46,9 +49,12 @@ type WebGPU struct {
 
 // device is the one WebGPU device, shared by the kernels of every run.
 type device struct {
-	Adapter    string // the adapter's name
-	Emulated   bool   // a CPU-emulated adapter (SwiftShader): slower than SIMD
-	Lost       error  // set when the device is lost
+	Adapter  string // the adapter's name
+	Emulated bool   // a CPU-emulated adapter (SwiftShader): slower than SIMD
+	Lost     error  // set when the device is lost
+	// Tiled picks matmul_tiled.wgsl (workgroup memory, for real GPUs) over
+	// matmul.wgsl (registers only, best on SwiftShader).
+	Tiled      bool
 	gpu        js.Value
 	maxBuffers int
 
@@ -81,7 +87,7 @@ func NewWebGPU(inner compute.Backend) (*WebGPU, error) {
 		return nil, err
 	}
 	d := &device{Adapter: gpu.Get("name").String(), Emulated: gpu.Get("emulated").Bool(), gpu: gpu,
-		maxBuffers: gpu.Get("maxStorageBuffers").Int(), kept: map[weak.Pointer[buffer]]*gpuTensor{}, programs: map[string]int{}}
+		maxBuffers: gpu.Get("maxStorageBuffers").Int(), Tiled: !gpu.Get("emulated").Bool(), kept: map[weak.Pointer[buffer]]*gpuTensor{}, programs: map[string]int{}}
 	return &WebGPU{device: d, inner: inner}, nil
 }
 
@@ -379,10 +385,22 @@ func (g *WebGPU) Dot(s *DotSpec, lhs, rhs Tensor) (Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := g.call("matmul", lhs.(*gpuTensor).id, rhs.(*gpuTensor).id, c.id, matmulParams(p)); err != nil {
+	if err := g.matmul(p, lhs.(*gpuTensor).id, rhs.(*gpuTensor).id, c.id); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// matmul dispatches a product: c ← a·b on GPU buffers.
+func (g *WebGPU) matmul(p *Plan, a, b, c int) error {
+	if g.Tiled {
+		if prog := g.pipeline(matmulTiledWGSL); prog >= 0 {
+			_, err := g.call("run", prog, js.ValueOf([]any{a, b, c}), matmulParams(p), (p.N+63)/64, (p.M+63)/64, p.Batch)
+			return err
+		}
+	}
+	_, err := g.call("matmul", a, b, c, matmulParams(p))
+	return err
 }
 
 func (g *WebGPU) Fused(p *Program, in []Tensor) ([]Tensor, error) {
@@ -446,7 +464,7 @@ func (g *WebGPU) Run(p *Plan, lhs, rhs, out []float32) error {
 		return err
 	}
 	defer g.Release(c)
-	if _, err := g.call("matmul", a.Int(), b.Int(), c.id, matmulParams(p)); err != nil {
+	if err := g.matmul(p, a.Int(), b.Int(), c.id); err != nil {
 		return err
 	}
 	pr, err := g.call("download", c.id, addr(out, 0), len(out))

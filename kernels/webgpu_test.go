@@ -26,6 +26,16 @@ func TestWebGPUMatmul(t *testing.T) {
 	}
 	t.Logf("adapter: %s (emulated %v)", g.Adapter, g.Emulated)
 	rng := rand.New(rand.NewPCG(9, 10))
+	if g.pipeline(matmulTiledWGSL) < 0 {
+		t.Fatal("matmul_tiled.wgsl did not compile")
+	}
+	for _, tiled := range []bool{false, true} {
+		g.Tiled = tiled
+		testMatmulLayouts(t, g, rng)
+	}
+}
+
+func testMatmulLayouts(t *testing.T, g *WebGPU, rng *rand.Rand) {
 	for _, c := range layouts {
 		s := spec(c.l, c.r, c.lc, c.lb, c.rc, c.rb)
 		p, ok := NewPlan(s)
@@ -41,7 +51,7 @@ func TestWebGPUMatmul(t *testing.T) {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		if rel := relErr(out, ReferenceDot(s, lhs, rhs)); !(rel <= 1e-5) {
-			t.Errorf("%s: relative error %.2e", c.name, rel)
+			t.Errorf("%s (tiled %v): relative error %.2e", c.name, g.Tiled, rel)
 		}
 	}
 }

@@ -79,6 +79,9 @@ type result struct {
 	Dispatches float64        `json:"dispatches,omitempty"`
 	HostSteps  map[string]int `json:"host_steps,omitempty"`
 	MicroBatch int            `json:"micro_batch,omitempty"`
+	// Host-side seconds per step by kind of step ("GPU work and read-back"
+	// is the wait for the GPU at each read-back).
+	ByOp map[string]float64 `json:"by_op,omitempty"`
 }
 
 func emit(r result) {
@@ -115,6 +118,7 @@ func main() {
 	webgpuStep := flag.Bool("webgpu-step", true, "also time the step with WebGPU (where the host offers it)")
 	only := flag.String("path", "", "time only the step paths whose name contains this")
 	profile := flag.Bool("profile", true, "also print each path's per-op profile (two more steps with every op compiled alone)")
+	gpuMatmul := flag.String("gpu-matmul", "auto", "WebGPU matrix kernel: tiled (workgroup memory), plain (registers), auto (tiled on real adapters)")
 	micro := flag.Int("micro", 0, "rows per forward/backward pass (0: chosen from the memory budget)")
 	timed := flag.Int("steps", 3, "steps timed per path, after two warm-up steps (the first compiles; in the second the heap still grows)")
 	flag.Parse()
@@ -189,6 +193,9 @@ func main() {
 	if *webgpuStep {
 		if g, err := kernels.NewWebGPU(cpu); err == nil {
 			gpu = g
+			if *gpuMatmul != "auto" {
+				gpu.Tiled = *gpuMatmul == "tiled"
+			}
 			paths = append(paths, path{"webtune WebGPU + fused", func() kernels.DotKernel {
 				if simd != nil {
 					return kernels.Chain{gpu.With(cpu), kernels.NewSIMD(cpu)}
@@ -243,6 +250,12 @@ func main() {
 			r.Kept = (stats[last].Kept - stats[first].Kept) / *timed
 			r.Syncs = float64(stats[last].Downloads-stats[first].Downloads) / n
 			r.Dispatches = float64(stats[last].Dispatches-stats[first].Dispatches) / n
+			r.ByOp = map[string]float64{}
+			for k, d := range kb.Profile.ByOp {
+				if d.Seconds()/n >= 0.002 {
+					r.ByOp[k] = d.Seconds() / n
+				}
+			}
 			r.HostSteps = map[string]int{}
 			for k, c := range kb.Profile.HostSteps {
 				r.HostSteps[k] = c / *timed

@@ -5,6 +5,8 @@
 # distilbert-base size on every core, PEFT loading our adapters (tiny and
 # base-shaped) with logits compared to ours, our WebGPU path through Dawn on
 # the GPU's Vulkan driver, and PyTorch's own LoRA step on the GPU.
+# GPUCHECK_ONLY=webgpu runs only the GPU sections (machine, PyTorch's step,
+# our WebGPU steps): for a session whose native code did not change.
 set -uo pipefail
 G=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$G/../.." && pwd)
@@ -34,6 +36,8 @@ head -1801 testdata/sst2/train-2000.tsv > /tmp/train.tsv
 wc -l /tmp/train.tsv /tmp/eval.tsv
 genbase -out /tmp/base -tokenizer public/models/distilbert-tiny && ls -la /tmp/base
 
+ONLY=${GPUCHECK_ONLY:-}
+if [ "$ONLY" != webgpu ]; then
 section "native CLI, bundled tiny model, $(nproc) cores"
 timeout 60 webtune-train -model public/models/distilbert-tiny -train /tmp/train.tsv -eval /tmp/eval.tsv -steps 56 -out /tmp/tiny-run -predictions /tmp/tiny-run/predictions.json 2>/dev/null | tail -9
 section "native CLI, base-shaped (distilbert-base-uncased config), batch 32 × 64, $(nproc) cores"
@@ -46,6 +50,7 @@ cp /tmp/base-run/metrics.json "$R/base-metrics.json"; cp /tmp/tiny-run/metrics.j
 section "PEFT loads our adapters; logits against ours"
 python3 "$G/peft_check.py" public/models/distilbert-tiny /tmp/tiny-run "$R/peft-tiny.json"
 python3 "$G/peft_check.py" /tmp/base /tmp/base-run "$R/peft-base.json"
+fi
 
 section "PyTorch + PEFT LoRA step on the GPU, base-shaped, batch 32 × 64"
 timeout 90 python3 "$G/torch_step.py" /tmp/base
@@ -54,7 +59,15 @@ section "WebGPU through Dawn on this GPU (Vulkan): base-shaped LoRA step, batch 
 VK=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 [ -f "$VK" ] && export VK_DRIVER_FILES=$VK VK_ICD_FILENAMES=$VK
 node -e 'const w=require("webgpu"); Object.assign(globalThis,w.globals); w.create([]).requestAdapter({powerPreference:"high-performance"}).then(async a=>{const i=a.info??await a.requestAdapterInfo(); console.log("adapter:", i.vendor, i.architecture, i.device, i.description); process.exit(0)}).catch(e=>{console.log("no adapter:", e.message); process.exit(0)})'
-timeout 150 node --experimental-wasm-relaxed-simd tools/wasmexec/run.cjs "$G/wasm_exec.js" "$G/bin/bench.wasm" -only-step -path WebGPU -step-batch 32 -steps 3 -profile=false 2>&1 | grep -v '^Go backend' | tail -5
+step() { timeout "$1" node --experimental-wasm-relaxed-simd tools/wasmexec/run.cjs "$G/wasm_exec.js" "$G/bin/bench.wasm" -only-step "${@:2}" -profile=false 2>&1 | grep -v '^Go backend' | tail -5; }
+echo "-- batch 32 in one pass, tiled matmul (workgroup memory)"
+step 120 -path WebGPU -step-batch 32 -steps 3 -micro 32 -gpu-matmul tiled
+echo "-- batch 32 in one pass, register-only matmul (the SwiftShader kernel)"
+step 120 -path WebGPU -step-batch 32 -steps 3 -micro 32 -gpu-matmul plain
+echo "-- batch 32 in passes chosen by the memory budget, tiled matmul"
+step 150 -path WebGPU -step-batch 32 -steps 3 -gpu-matmul tiled
+if [ "$ONLY" != webgpu ]; then
 section "WebAssembly SIMD on $(nproc) threads, same step"
-WEBTUNE_THREADS=$(nproc) timeout 100 node --experimental-wasm-relaxed-simd tools/wasmexec/run.cjs "$G/wasm_exec.js" "$G/bin/bench.wasm" -only-step -path threads -step-batch 32 -steps 2 -webgpu-step=false -profile=false 2>&1 | grep -v '^Go backend' | tail -3
+WEBTUNE_THREADS=$(nproc) step 100 -path threads -step-batch 32 -steps 2 -webgpu-step=false
+fi
 section done
