@@ -10,7 +10,10 @@ import (
 
 // WebGPU exists in WebAssembly only (a browser, or Node with Dawn); natively
 // NewWebGPU reports that there is none.
-type WebGPU struct{ Stats GPUStats }
+type WebGPU struct {
+	Stats GPUStats
+	Tiled bool
+}
 
 func NewWebGPU(compute.Backend) (*WebGPU, error) {
 	return nil, errors.New("no WebGPU outside WebAssembly")
