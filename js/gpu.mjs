@@ -128,8 +128,14 @@ export async function initGPU(gpu, memory, wgsl) {
   function run(program, ids, uniform, x, y, z = 1) {
     dispatch(programs[program], ids, uniform, x, y, z);
   }
+  // sync() submits what is recorded and resolves when the GPU has done it
+  // all (profiling: timing each dispatch alone).
+  function sync() {
+    flush();
+    return device.queue.onSubmittedWorkDone();
+  }
   return {
-    name, emulated, maxStorageBuffers: device.limits.maxStorageBuffersPerShaderStage,
+    name, emulated, sync, maxStorageBuffers: device.limits.maxStorageBuffersPerShaderStage,
     alloc, upload, download, release, matmul, compile, fused, reduce, run,
   };
 }

@@ -150,7 +150,7 @@ func (b *Builder) Compile() (compute.Executable, error) {
 				return nil, err
 			}
 			steps = append(steps, dotStep(o))
-		case (onDevice || reduces) && isReduction(o):
+		case (onDevice || reduces) && isReduction(o, onDevice):
 			// A step of its own: the device or the kernel runs it, or the
 			// host runs it as a one-op segment.
 			if err := settle(); err != nil {
@@ -163,12 +163,12 @@ func (b *Builder) Compile() (compute.Executable, error) {
 			if s != nil { // nil: nothing reads it
 				s.ops = []string{o.name}
 				s.name = o.name
-				s.reduce, _ = rowReduction(o)
+				s.reduce, _ = reduction(o, onDevice)
 				steps = append(steps, s)
 			}
-		case fuses && g != nil && fusible(o, g, blocked, consts, minSize):
+		case fuses && g != nil && fusible(o, g, blocked, consts, minSize, onDevice):
 			g.add(o)
-		case fuses && fusible(o, nil, nil, consts, minSize):
+		case fuses && fusible(o, nil, nil, consts, minSize, onDevice):
 			if err := settle(); err != nil {
 				return nil, err
 			}

@@ -52,13 +52,22 @@ const (
 	OpEQ
 	OpNE
 	OpWhere // Dst ← A ≠ 0 ? B : C
+	// Device extensions: fused only when a device runs the programs (the
+	// SIMD interpreter lacks them; Go's runs them when a device is lost).
+	OpLog
+	OpLoadInt // Dst ← input (int32) as float32
 )
 
 var binaryOps = map[string]Opcode{"Add": OpAdd, "Sub": OpSub, "Mul": OpMul, "Div": OpDiv, "Min": OpMin, "Max": OpMax,
 	"GreaterOrEqual": OpGE, "GreaterThan": OpGT, "LessOrEqual": OpLE, "LessThan": OpLT, "Equal": OpEQ, "NotEqual": OpNE}
 
 var unaryOps = map[string]Opcode{"Neg": OpNeg, "Abs": OpAbs, "Sqrt": OpSqrt, "Rsqrt": OpRsqrt, "Exp": OpExp,
-	"Erf": OpErf, "Sign": OpSign}
+	"Erf": OpErf, "Sign": OpSign, "Log": OpLog}
+
+// extended tells whether a program uses the device extensions.
+func (p *Program) extended() bool {
+	return slices.ContainsFunc(p.Code, func(in Instr) bool { return in.Op >= OpLog })
+}
 
 // Instr is one instruction. Registers hold float32 values for a block of
 // the index space; booleans are 0 and 1.
@@ -103,7 +112,7 @@ type fusion struct {
 // fusible tells whether op o can join g (or, with g nil, start a group).
 // blocked holds nodes that g may not read (produced after g was opened by
 // ops outside it); consts are the graph's scalar float32 constants.
-func fusible(o *op, g *fusion, blocked map[*node]bool, consts map[*node]float32, minSize int) bool {
+func fusible(o *op, g *fusion, blocked map[*node]bool, consts map[*node]float32, minSize int, ext bool) bool {
 	if len(o.outputs) != 1 {
 		return false
 	}
@@ -141,10 +150,15 @@ func fusible(o *op, g *fusion, blocked map[*node]bool, consts map[*node]float32,
 	case binaryOps[o.name] != 0:
 		return readable(args[0], false) && readable(args[1], false) &&
 			(out.DType == dtypes.Bool) == (binaryOps[o.name] >= OpGE)
+	case o.name == "Log" && !ext:
+		return false
 	case unaryOps[o.name] != 0 || o.name == "Identity":
 		return out.DType == dtypes.Float32 && readable(args[0], false)
 	case o.name == "Where":
 		return out.DType == dtypes.Float32 && readable(args[0], true) && readable(args[1], false) && readable(args[2], false)
+	case o.name == "ConvertDType" && ext && args[0].shape.DType == dtypes.Int32:
+		x := args[0]
+		return out.DType == dtypes.Float32 && x.shape.Size() == n && !blocked[x] && !inGroup(x)
 	case o.name == "ConvertDType":
 		from := args[0].shape.DType
 		return out.DType == dtypes.Float32 && (from == dtypes.Float32 || from == dtypes.Bool) && readable(args[0], from == dtypes.Bool)
@@ -341,6 +355,8 @@ func (g *fusion) program(consumers map[*node][]*op, graphOutputs map[*node]bool,
 			r = emit(Instr{Op: OpConst, Imm: v})
 		case x.shape.DType == dtypes.Bool:
 			r = emit(Instr{Op: OpLoadBool, Input: inputIndex(x)})
+		case x.shape.DType == dtypes.Int32:
+			r = emit(Instr{Op: OpLoadInt, Input: inputIndex(x)})
 		case x.shape.Size() == g.size:
 			r = emit(Instr{Op: OpLoad, Input: inputIndex(x)})
 		case x.shape.Size() == 1:
@@ -436,6 +452,10 @@ func (p *Program) Interpret(inputs, outputs []any) {
 				for j := range d {
 					d[j] = x[in.Pattern.index(i0+j)]
 				}
+			case OpLoadInt:
+				for j, v := range inputs[in.Input].([]int32)[i0 : i0+n] {
+					d[j] = float32(v)
+				}
 			case OpLoadBool:
 				for j, v := range inputs[in.Input].([]bool)[i0 : i0+n] {
 					d[j] = b2f(v)
@@ -498,6 +518,8 @@ func apply(op Opcode, a, b float32) float32 {
 		return float32(math.Exp(float64(a)))
 	case OpErf:
 		return float32(math.Erf(float64(a)))
+	case OpLog:
+		return float32(math.Log(float64(a)))
 	case OpSign:
 		switch {
 		case a > 0:
@@ -568,8 +590,12 @@ func interpretOn(inner compute.Backend, p *Program, in []compute.Buffer, run fun
 // flatValues returns a buffer's []float32 or []bool values, without copying
 // when the backend shares its memory.
 func flatValues(b compute.Buffer, sh shapes.Shape) (any, error) {
-	if sh.DType == dtypes.Float32 {
+	switch sh.DType {
+	case dtypes.Float32:
 		return flat32(b, sh)
+	case dtypes.Int32:
+		f := make([]int32, sh.Size())
+		return f, b.ToFlatData(f)
 	}
 	if d, err := b.Data(); err == nil {
 		if f, ok := d.([]bool); ok && len(f) == sh.Size() {

@@ -233,7 +233,7 @@ const DefaultMinTeam = 1 << 21
 
 func (g *GemmKernel) Fused(p *Program, in []compute.Buffer) ([]compute.Buffer, error) {
 	run := g.Elementwise
-	if run == nil {
+	if run == nil || p.extended() {
 		run = (*Program).Interpret
 	}
 	return interpretOn(g.Inner, p, in, run)
@@ -252,7 +252,7 @@ func (g *GemmKernel) Reduce(r *Reduction, x compute.Buffer) (compute.Buffer, err
 		return nil, err
 	}
 	out := flat.([]float32)[:r.Output.Size()]
-	if g.Rows != nil {
+	if g.Rows != nil && r.Op != ColSum {
 		g.Rows(r, in, out)
 	} else {
 		r.Run(in, out)

@@ -16,6 +16,7 @@ const (
 	RowSum     ReduceOp = iota // y[r] = Σ_c x[r, c]
 	RowMax                     // y[r] = max_c x[r, c]
 	RowSoftmax                 // y[r, c] = exp(x[r, c] − max) / Σ exp(x[r, ·] − max)
+	ColSum                     // y[c] = Σ_r x[r, c]: a ReduceSum over leading axes (devices only)
 )
 
 // Reduction is a float32 ReduceSum or ReduceMax over an operand's trailing
@@ -40,6 +41,15 @@ type ReduceKernel interface {
 // Run is the reduction in plain Go: the reference, and the fallback of a
 // kernel without a faster one.
 func (r *Reduction) Run(x, y []float32) {
+	if r.Op == ColSum {
+		clear(y[:r.Cols])
+		for i := range r.Rows {
+			for c, v := range x[i*r.Cols : (i+1)*r.Cols] {
+				y[c] += v
+			}
+		}
+		return
+	}
 	for i := range r.Rows {
 		row := x[i*r.Cols : (i+1)*r.Cols]
 		switch r.Op {
@@ -121,7 +131,48 @@ func rowReduction(o *op) (*Reduction, bool) {
 	return red, true
 }
 
-func isReduction(o *op) bool {
-	_, ok := rowReduction(o)
+// reduction is o as a row reduction or, for a device, a column sum.
+func reduction(o *op, device bool) (*Reduction, bool) {
+	if r, ok := rowReduction(o); ok {
+		return r, true
+	}
+	if device {
+		return colSum(o)
+	}
+	return nil, false
+}
+
+// colSum matches a float32 ReduceSum over an operand's leading axes (a
+// bias gradient's sum over the batch): the operand as [Rows, Cols], summed
+// down its columns.
+func colSum(o *op) (*Reduction, bool) {
+	args := nodeArgs(o)
+	if o.name != "ReduceSum" || len(args) != 1 || len(o.outputs) != 1 || args[0].shape.DType != dtypes.Float32 {
+		return nil, false
+	}
+	x := args[0].shape
+	axes := slices.Sorted(slices.Values(o.args[1].([]int)))
+	if len(axes) == 0 || len(axes) == x.Rank() {
+		return nil, false
+	}
+	red := &Reduction{Op: ColSum, Rows: 1, Cols: 1, Output: o.outputs[0].shape}
+	for a, d := range x.Dimensions {
+		if a < len(axes) {
+			if axes[a] != a {
+				return nil, false
+			}
+			red.Rows *= d
+		} else {
+			red.Cols *= d
+		}
+	}
+	if red.Rows*red.Cols == 0 || o.outputs[0].shape.Size() != red.Cols {
+		return nil, false
+	}
+	return red, true
+}
+
+func isReduction(o *op, device bool) bool {
+	_, ok := reduction(o, device)
 	return ok
 }

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sync"
 	"syscall/js"
+	"time"
 	"unsafe"
 	"weak"
 
@@ -58,10 +59,18 @@ type device struct {
 	gpu        js.Value
 	maxBuffers int
 
+	// SyncEach waits for the GPU after every dispatch and adds its time to
+	// GPUTime by kind ("matmul", "fused", ...): a profile of where the GPU's
+	// time goes (far slower; for the bench only).
+	SyncEach bool
+	GPUTime  map[string]time.Duration
+	GPUCount map[string]int
+
 	mu       sync.Mutex
 	kept     map[weak.Pointer[buffer]]*gpuTensor // uploaded executable inputs, by host buffer
 	programs map[string]int                      // pipelines: fused programs by Program.Key, the reduction shader by its source; -1: declined
 	jumps    int                                 // the GPU buffer of JumpTable (0: not uploaded)
+	kinds    map[int]string                      // pipeline number → what it runs (for GPUTime)
 	Stats    GPUStats
 }
 
@@ -87,7 +96,7 @@ func NewWebGPU(inner compute.Backend) (*WebGPU, error) {
 		return nil, err
 	}
 	d := &device{Adapter: gpu.Get("name").String(), Emulated: gpu.Get("emulated").Bool(), gpu: gpu,
-		maxBuffers: gpu.Get("maxStorageBuffers").Int(), Tiled: !gpu.Get("emulated").Bool(), kept: map[weak.Pointer[buffer]]*gpuTensor{}, programs: map[string]int{}}
+		maxBuffers: gpu.Get("maxStorageBuffers").Int(), Tiled: !gpu.Get("emulated").Bool(), kept: map[weak.Pointer[buffer]]*gpuTensor{}, programs: map[string]int{}, kinds: map[int]string{}}
 	return &WebGPU{device: d, inner: inner}, nil
 }
 
@@ -110,8 +119,45 @@ func (d *device) call(name string, args ...any) (v js.Value, err error) {
 		d.mu.Lock()
 		d.Stats.Dispatches++
 		d.mu.Unlock()
+		if d.SyncEach {
+			return d.timedCall(name, args)
+		}
 	}
 	return d.gpu.Call(name, args...), nil
+}
+
+// Sync waits until the GPU has done all the work submitted to it.
+func (d *device) Sync() error {
+	v, err := d.call("sync")
+	if err != nil {
+		return err
+	}
+	_, err = await(v)
+	return err
+}
+
+// timedCall dispatches and waits for the GPU to finish (SyncEach).
+func (d *device) timedCall(name string, args []any) (js.Value, error) {
+	kind := name
+	if name == "run" || name == "fused" {
+		kind = d.kinds[args[0].(int)]
+	}
+	if _, err := await(d.gpu.Call("sync")); err != nil { // earlier work is not this dispatch's
+		return js.Undefined(), err
+	}
+	start := time.Now()
+	v := d.gpu.Call(name, args...)
+	if _, err := await(d.gpu.Call("sync")); err != nil {
+		return js.Undefined(), err
+	}
+	d.mu.Lock()
+	if d.GPUTime == nil {
+		d.GPUTime, d.GPUCount = map[string]time.Duration{}, map[string]int{}
+	}
+	d.GPUTime[kind] += time.Since(start)
+	d.GPUCount[kind]++
+	d.mu.Unlock()
+	return v, nil
 }
 
 func (g *WebGPU) CanDot(s *DotSpec) bool {
@@ -138,6 +184,7 @@ func (g *WebGPU) program(p *Program) int {
 		}
 	}
 	g.programs[p.Key] = id
+	g.kinds[id] = "fused"
 	return id
 }
 
@@ -157,6 +204,8 @@ func (g *WebGPU) pipeline(code string) int {
 		id = v.Int()
 	}
 	g.programs[code] = id
+	g.kinds[id] = map[string]string{reduceWGSL: "reduce", randomWGSL: "random", windowWGSL: "window (slice, pad)",
+		gatherWGSL: "gather", matmulTiledWGSL: "matmul"}[code]
 	return id
 }
 
@@ -193,12 +242,23 @@ func (g *WebGPU) Random(r *Random, state []uint64) (Tensor, error) {
 
 func (g *WebGPU) Reduce(r *Reduction, x Tensor) (Tensor, error) {
 	n := r.Rows
-	if r.Op == RowSoftmax {
+	switch r.Op {
+	case RowSoftmax:
 		n *= r.Cols
+	case ColSum:
+		n = r.Cols
 	}
 	y, err := g.alloc(n)
 	if err != nil {
 		return nil, err
+	}
+	if r.Op == ColSum {
+		groups := (r.Cols + 63) / 64
+		u := js.Global().Get("Array").New(r.Rows, r.Cols, int(r.Op), 0)
+		if _, err := g.call("run", g.pipeline(reduceWGSL), js.ValueOf([]any{x.(*gpuTensor).id, y.id}), u, min(groups, 65535), (groups+65534)/65535); err != nil {
+			return nil, err
+		}
+		return y, nil
 	}
 	if _, err := g.call("reduce", g.pipeline(reduceWGSL), x.(*gpuTensor).id, y.id, r.Rows, r.Cols, int(r.Op)); err != nil {
 		return nil, err

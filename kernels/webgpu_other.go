@@ -4,6 +4,7 @@ package kernels
 
 import (
 	"errors"
+	"time"
 
 	"github.com/gomlx/compute"
 )
@@ -11,9 +12,14 @@ import (
 // WebGPU exists in WebAssembly only (a browser, or Node with Dawn); natively
 // NewWebGPU reports that there is none.
 type WebGPU struct {
-	Stats GPUStats
-	Tiled bool
+	Stats    GPUStats
+	Tiled    bool
+	SyncEach bool
+	GPUTime  map[string]time.Duration
+	GPUCount map[string]int
 }
+
+func (g *WebGPU) Sync() error { return nil }
 
 func NewWebGPU(compute.Backend) (*WebGPU, error) {
 	return nil, errors.New("no WebGPU outside WebAssembly")

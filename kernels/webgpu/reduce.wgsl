@@ -1,6 +1,7 @@
 // Row reductions for kernels.Reduction: x is a row-major [rows, cols]
 // matrix; one workgroup of 64 invocations per row. op 0: y[r] = Σ x[r, ·];
-// op 1: y[r] = max x[r, ·]; op 2: y[r, ·] = softmax(x[r, ·]). Each
+// op 1: y[r] = max x[r, ·]; op 2: y[r, ·] = softmax(x[r, ·]); op 3: y[c] = Σ_r x[r, c]
+// (one invocation a column, 64 columns a workgroup). Each
 // invocation folds a strided slice of the row, then the workgroup combines
 // the 64 partial results in a tree in workgroup memory.
 
@@ -31,6 +32,15 @@ fn combine(li: u32, isMax: bool) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let row = wg.x + wg.y * nw.x; // rows past 65535 spill into a second dimension
+  if (p.op == 3u) { // column sums: each invocation sums a column down the rows
+    let c = row * 64u + li;
+    if (c < p.cols) {
+      var s = 0.0;
+      for (var r = 0u; r < p.rows; r = r + 1u) { s = s + x[r * p.cols + c]; }
+      y[c] = s;
+    }
+    return;
+  }
   if (row >= p.rows) { return; }
   let base = row * p.cols;
   let negInf = bitcast<f32>(p.pad | 0xff800000u); // −∞ (p.pad is 0; a constant −∞ is not valid WGSL)

@@ -11,6 +11,7 @@ import (
 	"math"
 
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 
 	"github.com/webtune/webtune/model/checkpoint"
@@ -175,6 +176,13 @@ func broadcastLast(v, like *Node) *Node {
 // CrossEntropy is the mean negative log-likelihood of labels (int32 [batch]).
 func CrossEntropy(logits, labels *Node) *Node {
 	logp := LogSoftmax(logits, -1)
-	onehot := OneHot(labels, logits.Shape().Dim(1), logits.DType())
+	// One-hot labels by comparing floats (labels converted, classes a
+	// constant iota) rather than integers: every op of the loss then runs
+	// where the step runs (a GPU program reads integers but compares
+	// floats); exact for any label count under 2²⁴.
+	batch, classes := logits.Shape().Dim(0), logits.Shape().Dim(1)
+	l := BroadcastToDims(Reshape(ConvertDType(labels, logits.DType()), batch, 1), batch, classes)
+	c := BroadcastToDims(Iota(logits.Graph(), shapes.Make(logits.DType(), 1, classes), 1), batch, classes)
+	onehot := ConvertDType(Equal(l, c), logits.DType())
 	return Neg(DivScalar(ReduceAllSum(Mul(logp, onehot)), float64(logits.Shape().Dim(0))))
 }

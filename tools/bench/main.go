@@ -24,6 +24,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/webtune/webtune/kernels"
+	"github.com/webtune/webtune/model/checkpoint"
 	"github.com/webtune/webtune/model/checkpoint/synthetic"
 	"github.com/webtune/webtune/model/train"
 )
@@ -119,6 +120,7 @@ func main() {
 	only := flag.String("path", "", "time only the step paths whose name contains this")
 	profile := flag.Bool("profile", true, "also print each path's per-op profile (two more steps with every op compiled alone)")
 	gpuMatmul := flag.String("gpu-matmul", "auto", "WebGPU matrix kernel: tiled (workgroup memory), plain (registers), auto (tiled on real adapters)")
+	gpuProfile := flag.Bool("gpu-profile", false, "also run the WebGPU step waiting for the GPU after each dispatch, and print the GPU's time by kind")
 	micro := flag.Int("micro", 0, "rows per forward/backward pass (0: chosen from the memory budget)")
 	timed := flag.Int("steps", 3, "steps timed per path, after two warm-up steps (the first compiles; in the second the heap still grows)")
 	flag.Parse()
@@ -266,6 +268,9 @@ func main() {
 		}
 		emit(r)
 	}
+	if *gpuProfile && gpu != nil {
+		gpuTimes(gpu, cpu, base, data, *stepBatch, *micro)
+	}
 	// Per-op profiles of the same step on each path: every op (and every
 	// fused program) compiled alone, so time splits by op.
 	for _, p := range paths {
@@ -300,3 +305,39 @@ func main() {
 
 // dotOnly hides a kernel's fused element-wise programs: products only.
 type dotOnly struct{ kernels.DotKernel }
+
+// gpuTimes runs the step on the GPU waiting after each dispatch, and prints
+// the GPU's seconds per step by kind of dispatch, less the cost of a wait
+// alone (timed first).
+func gpuTimes(gpu *kernels.WebGPU, cpu compute.Backend, base *checkpoint.Model, data *train.Encoded, batch, micro int) {
+	start := time.Now()
+	for range 20 {
+		if err := gpu.Sync(); err != nil {
+			panic(err)
+		}
+	}
+	wait := time.Since(start) / 20
+	opts := train.Defaults()
+	opts.Batch, opts.MaxSteps, opts.ShuffleTrain, opts.MicroBatch = batch, 3, false, micro
+	tr, err := train.New(kernels.New(cpu, kernels.Chain{gpu.With(cpu), kernels.NewSIMD(cpu)}), base, opts)
+	if err != nil {
+		panic(err)
+	}
+	steps := 0
+	err = tr.Train(context.Background(), data, nil, func(train.Progress) {
+		if steps++; steps == 1 {
+			gpu.SyncEach = true
+			gpu.GPUTime, gpu.GPUCount = nil, nil
+		}
+	})
+	gpu.SyncEach = false
+	if err != nil {
+		panic(err)
+	}
+	byKind := map[string]float64{}
+	for k, d := range gpu.GPUTime {
+		byKind[k] = (d.Seconds() - wait.Seconds()*float64(gpu.GPUCount[k])) / 2
+	}
+	b, _ := json.Marshal(map[string]any{"kind": "gpu-profile", "wait_alone_ms": wait.Seconds() * 1e3, "gpu_seconds_per_step": byKind, "dispatches": gpu.GPUCount})
+	fmt.Println(string(b))
+}
