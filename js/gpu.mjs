@@ -29,17 +29,35 @@ export async function initGPU(gpu, memory, wgsl) {
   const buffers = new Map(); // number -> GPUBuffer
   let next = 1;
   const check = () => { if (lost) throw new Error(lost); };
+  // Released buffers are kept by size and handed out again: a step
+  // allocates the same sizes every time, and creating (and zeroing) a GPU
+  // buffer per dispatch cost more than the dispatch on a real GPU. A buffer
+  // released while recorded work still reads it can take a later
+  // dispatch's output at once (the queue runs dispatches in order), but
+  // not an upload (queue.writeBuffer runs before the recorded work), so
+  // uploads always get a new buffer. At most 1 GiB is kept.
+  const pool = new Map(); // byte size -> [GPUBuffer]
+  let pooled = 0;
+  const byteSize = (floats) => Math.max(16, Math.ceil((floats * 4) / 16) * 16);
+  function create(size) {
+    return device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
+  }
   function alloc(floats) {
     check();
-    const b = device.createBuffer({ size: Math.max(16, Math.ceil((floats * 4) / 16) * 16), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
+    const size = byteSize(floats);
+    let b = pool.get(size)?.pop();
+    if (b) pooled -= size;
+    else b = create(size);
     buffers.set(next, b);
     return next++;
   }
   // upload copies floats from Go's memory into a new GPU buffer.
   function upload(addr, floats) {
-    const id = alloc(floats);
-    device.queue.writeBuffer(buffers.get(id), 0, new Float32Array(memory.buffer, addr, floats));
-    return id;
+    check();
+    const b = create(byteSize(floats));
+    device.queue.writeBuffer(b, 0, new Float32Array(memory.buffer, addr, floats));
+    buffers.set(next, b);
+    return next++;
   }
   // download copies a GPU buffer's first floats into Go's memory.
   async function download(id, addr, floats) {
@@ -62,14 +80,24 @@ export async function initGPU(gpu, memory, wgsl) {
   }
   function release(id) {
     const b = buffers.get(id);
-    if (b) enc ? doomed.push(b) : b.destroy();
     buffers.delete(id);
+    if (!b) return;
+    if (pooled + b.size > 1 << 30) {
+      enc ? doomed.push(b) : b.destroy();
+      return;
+    }
+    if (!pool.has(b.size)) pool.set(b.size, []);
+    pool.get(b.size).push(b);
+    pooled += b.size;
   }
   // Dispatches are recorded into one compute pass and submitted together
   // (every 512, or before a read-back): a real GPU's step is thousands of
   // small dispatches, and a submit each costs more than the work. Buffers
   // released meanwhile are destroyed after the submit that uses them.
-  let enc = null, pass = null, recorded = 0, doomed = [];
+  // Uniform buffers are reused once the submit that read them is made
+  // (their next contents are written after it in the queue's order).
+  let enc = null, pass = null, recorded = 0, doomed = [], usedUniforms = [];
+  const uniforms = new Map(); // byte size -> [GPUBuffer]
   function flush() {
     if (enc) {
       pass.end();
@@ -79,15 +107,21 @@ export async function initGPU(gpu, memory, wgsl) {
     }
     for (const b of doomed) b.destroy();
     doomed = [];
+    for (const u of usedUniforms) {
+      if (!uniforms.has(u.size)) uniforms.set(u.size, []);
+      uniforms.get(u.size).push(u);
+    }
+    usedUniforms = [];
   }
   function dispatch(pipeline, ids, uniform, x, y, z) {
     check();
     const entries = ids.map((id, binding) => ({ binding, resource: { buffer: buffers.get(id) } }));
     if (uniform) {
-      const u = device.createBuffer({ size: Math.max(64, Math.ceil(uniform.length / 4) * 16), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+      const size = Math.max(64, Math.ceil(uniform.length / 4) * 16);
+      const u = uniforms.get(size)?.pop() ?? device.createBuffer({ size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
       device.queue.writeBuffer(u, 0, new Uint32Array(uniform));
       entries.push({ binding: ids.length, resource: { buffer: u } });
-      doomed.push(u);
+      usedUniforms.push(u);
     }
     const bind = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     if (!enc) {

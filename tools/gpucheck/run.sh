@@ -63,7 +63,7 @@ step() { timeout "$1" node --experimental-wasm-relaxed-simd tools/wasmexec/run.c
 echo "-- batch 32 in one pass, tiled matmul (workgroup memory); then the GPU's time by kind of dispatch"
 step 150 -path WebGPU -step-batch 32 -steps 3 -micro 32 -gpu-matmul tiled -gpu-profile
 echo "-- batch 32 in one pass, register-only matmul (the SwiftShader kernel)"
-step 120 -path WebGPU -step-batch 32 -steps 3 -micro 32 -gpu-matmul plain
+step 150 -path WebGPU -step-batch 32 -steps 3 -micro 32 -gpu-matmul plain -gpu-profile
 echo "-- batch 32 in passes chosen by the memory budget, tiled matmul"
 step 150 -path WebGPU -step-batch 32 -steps 3 -gpu-matmul tiled
 if [ "$ONLY" != webgpu ]; then
