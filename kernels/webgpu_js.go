@@ -28,6 +28,9 @@ var reduceWGSL string
 //go:embed webgpu/matmul_tiled.wgsl
 var matmulTiledWGSL string
 
+//go:embed webgpu/matmul_tiled128.wgsl
+var matmulTiled128WGSL string
+
 //go:embed webgpu/random.wgsl
 var randomWGSL string
 
@@ -56,6 +59,7 @@ type device struct {
 	// Tiled picks matmul_tiled.wgsl (workgroup memory, for real GPUs) over
 	// matmul.wgsl (registers only, best on SwiftShader).
 	Tiled      bool
+	Tiles64    bool // Tiled with 64×64 blocks only (for comparison)
 	gpu        js.Value
 	maxBuffers int
 
@@ -124,6 +128,40 @@ func (d *device) call(name string, args ...any) (v js.Value, err error) {
 		}
 	}
 	return d.gpu.Call(name, args...), nil
+}
+
+// TimeMatmul times a product with its operands resident on the GPU: reps
+// dispatches, then a wait for the GPU (the bench's WebGPU matmul table).
+func (g *WebGPU) TimeMatmul(p *Plan, lhs, rhs []float32, reps int) (time.Duration, error) {
+	a, err := g.call("upload", addr(lhs, 0), len(lhs))
+	if err != nil {
+		return 0, err
+	}
+	defer g.call("release", a.Int())
+	b, err := g.call("upload", addr(rhs, 0), len(rhs))
+	if err != nil {
+		return 0, err
+	}
+	defer g.call("release", b.Int())
+	c, err := g.alloc(p.Batch * p.M * p.N)
+	if err != nil {
+		return 0, err
+	}
+	defer g.Release(c)
+	if err := g.matmul(p, a.Int(), b.Int(), c.id); err != nil { // warm-up: pipelines compiled, uploads done
+		return 0, err
+	}
+	if err := g.Sync(); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	for range reps {
+		if err := g.matmul(p, a.Int(), b.Int(), c.id); err != nil {
+			return 0, err
+		}
+	}
+	err = g.Sync()
+	return time.Since(start), err
 }
 
 // Sync waits until the GPU has done all the work submitted to it.
@@ -205,7 +243,7 @@ func (g *WebGPU) pipeline(code string) int {
 	}
 	g.programs[code] = id
 	g.kinds[id] = map[string]string{reduceWGSL: "reduce", randomWGSL: "random", windowWGSL: "window (slice, pad)",
-		gatherWGSL: "gather", matmulTiledWGSL: "matmul"}[code]
+		gatherWGSL: "gather", matmulTiledWGSL: "matmul", matmulTiled128WGSL: "matmul"}[code]
 	return id
 }
 
@@ -454,8 +492,14 @@ func (g *WebGPU) Dot(s *DotSpec, lhs, rhs Tensor) (Tensor, error) {
 // matmul dispatches a product: c ← a·b on GPU buffers.
 func (g *WebGPU) matmul(p *Plan, a, b, c int) error {
 	if g.Tiled {
-		if prog := g.pipeline(matmulTiledWGSL); prog >= 0 {
-			_, err := g.call("run", prog, js.ValueOf([]any{a, b, c}), matmulParams(p), (p.N+63)/64, (p.M+63)/64, p.Batch)
+		// 128×128 blocks where a product fills them, 64×64 elsewhere (the
+		// attention products are 64×64 a head).
+		code, tile := matmulTiledWGSL, 64
+		if p.M >= 128 && p.N >= 128 && !g.Tiles64 {
+			code, tile = matmulTiled128WGSL, 128
+		}
+		if prog := g.pipeline(code); prog >= 0 {
+			_, err := g.call("run", prog, js.ValueOf([]any{a, b, c}), matmulParams(p), (p.N+tile-1)/tile, (p.M+tile-1)/tile, p.Batch)
 			return err
 		}
 	}

@@ -14,12 +14,18 @@ import (
 type WebGPU struct {
 	Stats    GPUStats
 	Tiled    bool
+	Tiles64  bool
+	Emulated bool
 	SyncEach bool
 	GPUTime  map[string]time.Duration
 	GPUCount map[string]int
 }
 
 func (g *WebGPU) Sync() error { return nil }
+
+func (g *WebGPU) TimeMatmul(*Plan, []float32, []float32, int) (time.Duration, error) {
+	return 0, errors.New("no WebGPU outside WebAssembly")
+}
 
 func NewWebGPU(compute.Backend) (*WebGPU, error) {
 	return nil, errors.New("no WebGPU outside WebAssembly")

@@ -26,11 +26,11 @@ func TestWebGPUMatmul(t *testing.T) {
 	}
 	t.Logf("adapter: %s (emulated %v)", g.Adapter, g.Emulated)
 	rng := rand.New(rand.NewPCG(9, 10))
-	if g.pipeline(matmulTiledWGSL) < 0 {
-		t.Fatal("matmul_tiled.wgsl did not compile")
+	if g.pipeline(matmulTiledWGSL) < 0 || g.pipeline(matmulTiled128WGSL) < 0 {
+		t.Fatal("the tiled matmul shaders did not compile")
 	}
-	for _, tiled := range []bool{false, true} {
-		g.Tiled = tiled
+	for _, c := range []struct{ tiled, only64 bool }{{false, false}, {true, true}, {true, false}} {
+		g.Tiled, g.Tiles64 = c.tiled, c.only64
 		testMatmulLayouts(t, g, rng)
 	}
 }

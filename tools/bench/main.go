@@ -121,6 +121,8 @@ func main() {
 	profile := flag.Bool("profile", true, "also print each path's per-op profile (two more steps with every op compiled alone)")
 	gpuMatmul := flag.String("gpu-matmul", "auto", "WebGPU matrix kernel: tiled (workgroup memory), plain (registers), auto (tiled on real adapters)")
 	gpuProfile := flag.Bool("gpu-profile", false, "also run the WebGPU step waiting for the GPU after each dispatch, and print the GPU's time by kind")
+	cpuMatmul := flag.Bool("cpu-matmul", true, "time the CPU matrix kernels (the matmul rows)")
+	gpuTable := flag.Bool("gpu-matmul-table", false, "time the WebGPU matrix kernels (register-only, tiled 64, tiled 128) on the matmul shapes, operands on the GPU")
 	micro := flag.Int("micro", 0, "rows per forward/backward pass (0: chosen from the memory budget)")
 	timed := flag.Int("steps", 3, "steps timed per path, after two warm-up steps (the first compiles; in the second the heap still grows)")
 	flag.Parse()
@@ -131,7 +133,7 @@ func main() {
 	}
 	simd := kernels.SIMDGemm()
 	for _, s := range matmuls {
-		if *onlyStep {
+		if *onlyStep || !*cpuMatmul {
 			break
 		}
 		spec := s.spec()
@@ -161,6 +163,9 @@ func main() {
 		}
 	}
 
+	if *gpuTable {
+		gpuMatmulTable(cpu, rng)
+	}
 	if *onlyMatmul {
 		return
 	}
@@ -340,4 +345,36 @@ func gpuTimes(gpu *kernels.WebGPU, cpu compute.Backend, base *checkpoint.Model, 
 	}
 	b, _ := json.Marshal(map[string]any{"kind": "gpu-profile", "wait_alone_ms": wait.Seconds() * 1e3, "gpu_seconds_per_step": byKind, "dispatches": gpu.GPUCount})
 	fmt.Println(string(b))
+}
+
+// gpuMatmulTable prints GFLOP/s of each WebGPU matrix kernel on the
+// matmul shapes, the operands resident on the GPU (as in a training step).
+func gpuMatmulTable(cpu compute.Backend, rng *rand.Rand) {
+	g, err := kernels.NewWebGPU(cpu)
+	if err != nil {
+		return
+	}
+	for _, s := range matmuls {
+		spec := s.spec()
+		plan, _ := kernels.NewPlan(spec)
+		lhs, rhs := randData(rng, spec.LHS.Size()), randData(rng, spec.RHS.Size())
+		flops := float64(2 * s.Batch * s.M * s.N * s.K)
+		for _, k := range []struct {
+			name          string
+			tiled, only64 bool
+		}{{"WGSL registers only", false, false}, {"WGSL tiled 64", true, true}, {"WGSL tiled 128", true, false}} {
+			g.Tiled, g.Tiles64 = k.tiled, k.only64
+			reps := 20
+			if g.Emulated {
+				reps = 1
+			}
+			d, err := g.TimeMatmul(plan, lhs, rhs, reps)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "WebGPU matmul:", err)
+				return
+			}
+			sec := d.Seconds() / float64(reps)
+			emit(result{Kind: "matmul", Shape: s.Name, Path: "WebGPU " + k.name + " (" + g.Name() + ")", GFLOPs: flops / sec / 1e9, Seconds: sec})
+		}
+	}
 }

@@ -60,6 +60,13 @@ VK=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 [ -f "$VK" ] && export VK_DRIVER_FILES=$VK VK_ICD_FILENAMES=$VK
 node -e 'const w=require("webgpu"); Object.assign(globalThis,w.globals); w.create([]).requestAdapter({powerPreference:"high-performance"}).then(async a=>{const i=a.info??await a.requestAdapterInfo(); console.log("adapter:", i.vendor, i.architecture, i.device, i.description); process.exit(0)}).catch(e=>{console.log("no adapter:", e.message); process.exit(0)})'
 step() { timeout "$1" node --experimental-wasm-relaxed-simd tools/wasmexec/run.cjs "$G/wasm_exec.js" "$G/bin/bench.wasm" -only-step "${@:2}" -profile=false 2>&1 | grep -v '^Go backend' | tail -5; }
+echo "-- matrix products, operands on the GPU: GFLOP/s of each WGSL kernel"
+timeout 120 node --experimental-wasm-relaxed-simd tools/wasmexec/run.cjs "$G/wasm_exec.js" "$G/bin/bench.wasm" -only-matmul -cpu-matmul=false -gpu-matmul-table 2>&1 | grep -v '^Go backend' | python3 -c '
+import json, sys
+for line in sys.stdin:
+    try: r = json.loads(line)
+    except ValueError: print(line, end=""); continue
+    print("%-42s %-28s %8.0f GFLOP/s" % (r["shape"], r["path"].split(" (")[0], r["gflops"]))'
 echo "-- batch 32 in one pass, tiled matmul (workgroup memory); then the GPU's time by kind of dispatch"
 step 150 -path WebGPU -step-batch 32 -steps 3 -micro 32 -gpu-matmul tiled -gpu-profile
 echo "-- batch 32 in one pass, register-only matmul (the SwiftShader kernel)"
