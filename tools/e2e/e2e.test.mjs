@@ -313,6 +313,56 @@ test("train on WebGPU and on the CPU path: the same losses", async () => {
   writeFileSync(join(OUT, "webgpu-vs-cpu.json"), JSON.stringify({ gpu, cpu }, null, 2));
 });
 
+// The real size: a folder with distilbert-base-uncased's config (random
+// weights, 268 MB, from tools/genbase) chosen as a user would, trained at
+// the notebook's batch 32 × max length 64 on the CPU path within the
+// page's memory budget, exported, and imported back with the same accuracy.
+test("base-size model folder: 3 steps at batch 32 × 64, export, re-import", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "webtune-base-"));
+  execFileSync("go", ["run", "./tools/genbase", "-out", dir, "-tokenizer", BUNDLED], { cwd: ROOT, stdio: "pipe" });
+  await page.goto(`${pageURL}/?compute=cpu`);
+  await page.waitForSelector("body[data-ready=true]", { timeout: 180_000 });
+  if (await page.isVisible("#resume-banner")) await page.click("#resume-discard");
+  await page.click("#tab-folder");
+  await page.setInputFiles("#model-files", dir); // a directory, as the folder picker gives it
+  await page.waitForFunction(() => document.querySelector("#model-status").textContent.startsWith("Loaded"), null, { timeout: 300_000 });
+  await drop("#data-drop", [[join(ROOT, "testdata/sst2/train-2000.tsv"), "train-2000.tsv"]]);
+  await page.waitForSelector("#data-table tbody tr");
+  await page.check("input[name=eval-source][value=split]");
+  await page.fill("#split-pct", "3");
+  await setForm({ steps: 3, batch: 32, maxlen: 64, evalEvery: 0, ckptEvery: 100 });
+  await page.click("#train-start");
+  await page.waitForFunction(() => document.querySelector("#st-step").textContent === "3 / 3", null, { timeout: 900_000 });
+  await waitIdle(900_000);
+  await shot("13-base-size");
+  const st = await page.evaluate(async () => (await import("/js/client.mjs")).json("/api/status"));
+  assert.equal(st.run.history.length, 3);
+  st.run.history.forEach((p) => assert.ok(Number.isFinite(p.loss) && p.loss > 0, `loss ${p.loss}`));
+  assert.ok(st.run.micro_batch < 32, `micro-batches of ${st.run.micro_batch} rows`);
+  assert.ok(st.memory_mb <= 1536, `the Worker's WebAssembly memory is ${st.memory_mb} MB`);
+  assert.match(await text("#st-mem"), /MB/);
+
+  const out = mkdtempSync(join(tmpdir(), "webtune-base-adapter-"));
+  for (const file of ["adapter_config.json", "adapter_model.safetensors"]) {
+    const [dl] = await Promise.all([page.waitForEvent("download"), page.click(`[data-download="${file}"]`)]);
+    await dl.saveAs(join(out, file));
+  }
+  const buf = readFileSync(join(out, "adapter_model.safetensors"));
+  const header = JSON.parse(buf.subarray(8, 8 + Number(buf.readBigUInt64LE(0))).toString());
+  for (let l = 0; l < 6; l++) {
+    assert.deepEqual(header[`base_model.model.distilbert.transformer.layer.${l}.attention.q_lin.lora_A.weight`].shape, [8, 768]);
+    assert.deepEqual(header[`base_model.model.distilbert.transformer.layer.${l}.attention.v_lin.lora_B.weight`].shape, [768, 8]);
+  }
+  assert.deepEqual(header["base_model.model.pre_classifier.weight"].shape, [768, 768]);
+
+  const trained = st.run.after.accuracy;
+  await page.setInputFiles("#adapter-files", [join(out, "adapter_config.json"), join(out, "adapter_model.safetensors")]);
+  await page.waitForFunction(() => document.querySelector("#adapter-status").textContent.startsWith("Imported adapter"), null, { timeout: 300_000 });
+  const back = await page.evaluate(async () => (await import("/js/client.mjs")).json("/api/status"));
+  assert.equal(back.run.after.accuracy, trained, "the imported adapter evaluates as the trained one");
+  writeFileSync(join(OUT, "base-size.json"), JSON.stringify({ history: st.run.history, micro_batch: st.run.micro_batch, memory_mb: st.memory_mb, accuracy: trained }, null, 2));
+});
+
 test("every request went to the page's origin or the hub", () => {
   const allowed = [new URL(pageURL).origin, new URL(hubURL).origin];
   const foreign = requests.filter((u) => !u.startsWith("data:") && !u.startsWith("blob:") && !allowed.includes(new URL(u).origin));
