@@ -1,7 +1,7 @@
 // webtune's page: thin glue between the form controls and the Go API that
 // runs in the Worker. All heavy work happens there; this file only moves
 // files in, renders what comes back and keeps the session in OPFS.
-import { startWorker, ready, api, json, ndjson } from "./client.mjs";
+import { startWorker, ready, api, json, ndjson, whenCrashed, restartWorker } from "./client.mjs";
 import * as hub from "./hub.mjs";
 import * as store from "./store.mjs";
 import { LineChart, histogram } from "./chart.mjs";
@@ -554,8 +554,32 @@ async function describeCompute() {
   $("#compute").title = gpu ? `WebGPU adapter: ${gpu}. Add ?compute=webgpu or ?compute=cpu to the address to choose the path.` : "No WebGPU adapter in this browser.";
 }
 
+// recover restarts a Go program that died and gives it back the model, the
+// datasets and the offer to resume from the last checkpoint (all kept in the
+// page's storage), so that nothing trained is lost.
+async function recover(message) {
+  const oom = /out of memory/i.test(message);
+  showError("#train-error", new Error(`The training program stopped (${message}).${oom ? " It ran out of memory: a smaller batch or max length needs less." : ""} Restarting it…`));
+  setTraining(false);
+  // What the dead program held is gone: the page forgets it too (the
+  // charts stay, and the checkpoint is in storage).
+  Object.assign(ui, { model: null, datasets: [], run: null, imported: null });
+  ui.views.clear();
+  renderDatasets();
+  try {
+    await restartWorker();
+    const session = store.available() ? await store.loadSession() : null;
+    if (session?.model) await restoreSession(session);
+    showError("#train-error", new Error(`The training program stopped (${message}).${oom ? " It ran out of memory: a smaller batch or max length needs less." : ""} It was restarted with the model and datasets${session?.checkpoint && !session.checkpoint.done ? "; resume from the last checkpoint below" : ""}.`));
+    await offerResume();
+  } catch (e) {
+    showError("#train-error", new Error(`The training program stopped (${message}) and could not be restarted: ${e.message}. Reload the page; the last checkpoint is kept.`));
+  }
+}
+
 async function main() {
   tabs();
+  whenCrashed(recover);
   startWorker();
   dropzone($("#model-drop"), $("#model-files"), loadFolder);
   dropzone($("#data-drop"), $("#data-files"), addDatasets);

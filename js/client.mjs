@@ -1,12 +1,39 @@
 // The page's side of the Worker: api(path, init) behaves like fetch() and
 // returns a Response whose body streams from the Go program in the Worker.
+//
+// If the Go program dies (out of memory, a crash), the pending requests fail,
+// the Worker is ended and whenCrashed's handler hears why; restartWorker
+// starts a fresh one.
 let worker;
 let nextId = 1;
 const pending = new Map();
-let readyResolve, readyReject;
-export const ready = new Promise((resolve, reject) => { readyResolve = resolve; readyReject = reject; });
+let readyResolve, readyReject, started = false;
+export let ready;
+let onCrash = () => {};
+
+// whenCrashed sets what happens when the Go program dies after it started.
+export function whenCrashed(fn) { onCrash = fn; }
+
+function crashed(message) {
+  for (const p of pending.values()) p.fail(new Error(`the training program stopped: ${message}`));
+  pending.clear();
+  worker.terminate();
+  started = false;
+  onCrash(message);
+}
+
+// restartWorker starts a fresh Worker (a fresh Go program) and waits for it.
+export async function restartWorker() {
+  startWorker();
+  await ready;
+}
+
+// simulateCrash makes the Worker report a fatal error as a dying Go program
+// does (the end-to-end tests check the page's recovery with it).
+export function simulateCrash() { worker.postMessage({ type: "simulate-crash" }); }
 
 export function startWorker() {
+  ready = new Promise((resolve, reject) => { readyResolve = () => { started = true; resolve(); }; readyReject = reject; });
   // ?compute=webgpu|cpu on the page picks the compute path (default: the Go side chooses).
   const url = new URL("./worker.mjs", import.meta.url);
   const compute = new URLSearchParams(location.search).get("compute");
@@ -16,6 +43,7 @@ export function startWorker() {
     const m = e.data;
     if (m.type === "ready") return readyResolve();
     if (m.type === "fatal") {
+      if (started) return crashed(m.message);
       readyReject(new Error(m.message));
       for (const p of pending.values()) p.fail(new Error(m.message));
       return;
@@ -27,7 +55,10 @@ export function startWorker() {
     else if (m.type === "end") { p.controller.close(); pending.delete(m.id); }
     else if (m.type === "error") p.fail(new Error(m.message));
   };
-  worker.onerror = (e) => readyReject(new Error(e.message || "the worker failed to start"));
+  worker.onerror = (e) => {
+    if (started) crashed(e.message || "the worker stopped");
+    else readyReject(new Error(e.message || "the worker failed to start"));
+  };
 }
 
 export function api(path, { method = "GET", headers = {}, body = null } = {}) {

@@ -39,7 +39,15 @@ async function start() {
   if (self.navigator?.gpu) globalThis.webtuneInitGPU = (wgsl) => initGPU(self.navigator.gpu, instance.exports.mem, wgsl);
   globalThis.webtuneCompute = new URL(self.location.href).searchParams.get("compute") ?? "auto";
   // syumai/workers reads globalThis.context.binding through wasm_exec.js's proxy.
-  go.run(instance, { binding }).then(() => postMessage({ type: "fatal", message: "the Go program exited" }));
+  // Go's runtime writes why it died (fatal error: out of memory, a panic)
+  // through console.log a line at a time: the last lines go with the news.
+  const log = console.log.bind(console);
+  const last = [];
+  console.log = (...a) => { last.push(a.join(" ")); if (last.length > 40) last.shift(); log(...a); };
+  go.run(instance, { binding }).then(() => {
+    const why = last.find((l) => /^(fatal error|panic|runtime: out of memory)/.test(l)) ?? "the Go program exited";
+    postMessage({ type: "fatal", message: why });
+  });
   await readyPromise;
 }
 
@@ -91,6 +99,7 @@ started.then(() => postMessage({ type: "ready" }), (e) => postMessage({ type: "f
 
 self.onmessage = async (e) => {
   const msg = e.data;
+  if (msg.type === "simulate-crash") return postMessage({ type: "fatal", message: "fatal error: out of memory (simulated)" });
   if (msg.type !== "request") return;
   try {
     await started;

@@ -313,6 +313,35 @@ test("train on WebGPU and on the CPU path: the same losses", async () => {
   writeFileSync(join(OUT, "webgpu-vs-cpu.json"), JSON.stringify({ gpu, cpu }, null, 2));
 });
 
+test("the Go program dies mid-run: the Worker restarts with the model, the datasets and the checkpoint", async () => {
+  await page.goto(`${pageURL}/?compute=cpu`);
+  await page.waitForSelector("body[data-ready=true]", { timeout: 180_000 });
+  if (await page.isVisible("#resume-banner")) await page.click("#resume-discard");
+  await loadBundled();
+  await drop("#data-drop", [[join(ROOT, "testdata/sst2/train-2000.tsv"), "train-2000.tsv"]]);
+  await page.waitForSelector("#data-table tbody tr");
+  await page.check("input[name=eval-source][value=split]");
+  await page.fill("#split-pct", "5");
+  await setForm({ steps: 60, batch: 16, evalEvery: 0, ckptEvery: 2 });
+  await page.click("#train-start");
+  await page.waitForFunction(() => Number(document.querySelector("#st-step").textContent.split("/")[0]) >= 5, null, { timeout: 300_000 });
+  await page.waitForTimeout(500); // a checkpoint reaches the page's storage
+  await page.evaluate(async () => (await import("/js/client.mjs")).simulateCrash());
+  await page.waitForFunction(() => /was restarted/.test(document.querySelector("#train-error").textContent), null, { timeout: 180_000 });
+  assert.match(await text("#train-error"), /stopped \(fatal error: out of memory \(simulated\)\)\. It ran out of memory: a smaller batch or max length needs less\. It was restarted with the model and datasets/);
+  await page.waitForSelector("#resume-banner:not([hidden])");
+  const banner = await text("#resume-text");
+  const at = Number(banner.match(/step (\d+) of 60/)?.[1]);
+  assert.ok(at >= 2, banner);
+  assert.match(await text("#model-status"), /^Loaded/);
+  assert.deepEqual(await page.$$eval("#data-table tbody tr", (trs) => trs.map((tr) => tr.cells[0].textContent)), ["train-2000.tsv"]);
+  await shot("13-crash-recovered");
+  await page.click("#resume-go");
+  await page.waitForFunction(() => document.querySelector("#st-step").textContent === "60 / 60", null, { timeout: 600_000 });
+  await waitIdle();
+  assert.match(await text("#r-acc-after"), /%$/);
+});
+
 // The real size: a folder with distilbert-base-uncased's config (random
 // weights, 268 MB, from tools/genbase) chosen as a user would, trained at
 // the notebook's batch 32 × max length 64 on the CPU path within the
@@ -334,7 +363,7 @@ test("base-size model folder: 3 steps at batch 32 × 64, export, re-import", asy
   await page.click("#train-start");
   await page.waitForFunction(() => document.querySelector("#st-step").textContent === "3 / 3", null, { timeout: 900_000 });
   await waitIdle(900_000);
-  await shot("13-base-size");
+  await shot("14-base-size");
   const st = await page.evaluate(async () => (await import("/js/client.mjs")).json("/api/status"));
   assert.equal(st.run.history.length, 3);
   st.run.history.forEach((p) => assert.ok(Number.isFinite(p.loss) && p.loss > 0, `loss ${p.loss}`));
