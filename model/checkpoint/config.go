@@ -59,12 +59,16 @@ func (c *Config) Validate() error {
 	if c.ModelType != "" && c.ModelType != "distilbert" {
 		return fmt.Errorf("model_type is %q, expected \"distilbert\"", c.ModelType)
 	}
+	// Upper bounds far above any DistilBERT (distilbert-base: 6 layers, dim
+	// 768, vocabulary 30,522) keep a hostile config from sizing work or
+	// memory before the weights are even read.
 	for _, f := range []struct {
-		name string
-		v    int
-	}{{"vocab_size", c.VocabSize}, {"max_position_embeddings", c.MaxPositionEmbeddings}, {"n_layers", c.NLayers}, {"n_heads", c.NHeads}, {"dim", c.Dim}, {"hidden_dim", c.HiddenDim}} {
-		if f.v <= 0 {
-			return fmt.Errorf("%s is %d, expected a positive integer", f.name, f.v)
+		name   string
+		v, max int
+	}{{"vocab_size", c.VocabSize, 1 << 20}, {"max_position_embeddings", c.MaxPositionEmbeddings, 1 << 16}, {"n_layers", c.NLayers, 128},
+		{"n_heads", c.NHeads, 512}, {"dim", c.Dim, 1 << 14}, {"hidden_dim", c.HiddenDim, 1 << 16}, {"num_labels", c.NumLabels(), 1 << 14}} {
+		if f.v <= 0 || f.v > f.max {
+			return fmt.Errorf("%s is %d, expected an integer from 1 to %d", f.name, f.v, f.max)
 		}
 	}
 	if c.Dim%c.NHeads != 0 {

@@ -42,3 +42,12 @@ func LoadTokenizer(src Source) (*tokenize.Tokenizer, error) {
 	}
 	return tokenize.FromVocab("vocab.txt", b, lower)
 }
+
+// CheckTokenizer tells whether every id the tokenizer produces has a row
+// in the model's word embedding: a larger vocabulary would index past it.
+func (m *Model) CheckTokenizer(tok *tokenize.Tokenizer) error {
+	if tok.VocabSize > m.Config.VocabSize {
+		return fmt.Errorf("the tokenizer has %d tokens but the model's word embedding has %d rows (vocab_size in config.json): they do not belong together", tok.VocabSize, m.Config.VocabSize)
+	}
+	return nil
+}

@@ -33,12 +33,16 @@ func Default() Config {
 }
 
 // Validate checks the values and normalises the target list (sorted, unique).
+// MaxRank bounds r: a rank above the layer's width adds nothing, and a
+// hostile one would size gigabytes of matrices.
+const MaxRank = 1024
+
 func (c *Config) Validate() error {
-	if c.R <= 0 {
-		return fmt.Errorf("LoRA rank r must be positive, got %d", c.R)
+	if c.R <= 0 || c.R > MaxRank {
+		return fmt.Errorf("LoRA rank r must be from 1 to %d, got %d", MaxRank, c.R)
 	}
-	if c.Alpha <= 0 {
-		return fmt.Errorf("lora_alpha must be positive, got %g", c.Alpha)
+	if !(c.Alpha > 0 && c.Alpha <= 1e6) {
+		return fmt.Errorf("lora_alpha must be positive (and at most 1e6), got %g", c.Alpha)
 	}
 	if c.Dropout < 0 || c.Dropout >= 1 {
 		return fmt.Errorf("lora_dropout must be in [0, 1), got %g", c.Dropout)

@@ -38,6 +38,27 @@ func numElements(shape []int) int {
 	return n
 }
 
+// elementsWithin is the product of a shape, checked dimension by
+// dimension against limit (the elements the file's data could hold) so that
+// a hostile shape can neither overflow nor ask for more memory than the file
+// has bytes.
+func elementsWithin(shape []int, limit int64) (int64, error) {
+	n := int64(1)
+	for _, d := range shape {
+		if d < 0 {
+			return 0, fmt.Errorf("negative dimension %d", d)
+		}
+		if d == 0 {
+			return 0, nil
+		}
+		if int64(d) > limit/n {
+			return 0, fmt.Errorf("more elements than the file's %d data elements could hold", limit)
+		}
+		n *= int64(d)
+	}
+	return n, nil
+}
+
 // Info describes one tensor of a file's header.
 type Info struct {
 	DType       string   `json:"dtype"`
@@ -100,16 +121,15 @@ func Open(name string, r io.ReaderAt, size int64) (*File, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s: tensor %q: unknown dtype %q", name, key, info.DType)
 		}
-		for _, d := range info.Shape {
-			if d < 0 {
-				return nil, fmt.Errorf("%s: tensor %q: negative dimension in shape %v", name, key, info.Shape)
-			}
-		}
 		begin, end := info.DataOffsets[0], info.DataOffsets[1]
 		if begin < 0 || end < begin || end > dataLen {
 			return nil, fmt.Errorf("%s: tensor %q: data offsets [%d, %d] outside the %d data bytes (file truncated?)", name, key, begin, end, dataLen)
 		}
-		if want := int64(numElements(info.Shape) * es); end-begin != want {
+		elems, err := elementsWithin(info.Shape, dataLen/int64(es))
+		if err != nil {
+			return nil, fmt.Errorf("%s: tensor %q: shape %v: %v", name, key, info.Shape, err)
+		}
+		if want := elems * int64(es); end-begin != want {
 			return nil, fmt.Errorf("%s: tensor %q: %s %v needs %d bytes, header gives %d", name, key, info.DType, info.Shape, want, end-begin)
 		}
 		f.Tensors[key] = info
@@ -163,6 +183,13 @@ func (f *File) Float32(key string) (*Tensor, error) {
 		}
 	default:
 		return nil, fmt.Errorf("%s: tensor %q has dtype %s, expected a float type (F32, F16, BF16)", f.Name, key, info.DType)
+	}
+	// A NaN or an infinity in weights poisons every result after it:
+	// refuse the file, naming where.
+	for i, v := range out {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, fmt.Errorf("%s: tensor %q: element %d is %v; the weights must be finite numbers", f.Name, key, i, v)
+		}
 	}
 	return &Tensor{Shape: append([]int{}, info.Shape...), Data: out}, nil
 }

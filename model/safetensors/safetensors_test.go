@@ -118,6 +118,10 @@ func TestBadFiles(t *testing.T) {
 		"not json":  {append([]byte{4, 0, 0, 0, 0, 0, 0, 0}, "abcd"...), "not valid JSON"},
 		"bad shape": {rawFile(`{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}}`, 16), "needs 12 bytes"},
 		"dtype":     {rawFile(`{"w":{"dtype":"Q4","shape":[4],"data_offsets":[0,16]}}`, 16), "unknown dtype"},
+		// 2^61 × 2 elements of F32 wrap to 0 bytes in 64-bit arithmetic.
+		"overflow": {rawFile(`{"w":{"dtype":"F32","shape":[2305843009213693952,2],"data_offsets":[0,0]}}`, 0), "more elements than"},
+		"huge":     {rawFile(`{"w":{"dtype":"F32","shape":[1000000,1000000],"data_offsets":[0,16]}}`, 16), "more elements than"},
+		"negative": {rawFile(`{"w":{"dtype":"F32","shape":[-4],"data_offsets":[0,16]}}`, 16), "negative dimension"},
 	}
 	for name, c := range cases {
 		_, err := OpenBytes("m.safetensors", c.data)
@@ -130,4 +134,44 @@ func TestBadFiles(t *testing.T) {
 func rawFile(header string, dataLen int) []byte {
 	b := []byte{byte(len(header)), byte(len(header) >> 8), 0, 0, 0, 0, 0, 0}
 	return append(append(b, header...), make([]byte, dataLen)...)
+}
+
+// Weights that are not finite numbers are refused, naming the tensor and
+// the element.
+func TestNonFiniteWeights(t *testing.T) {
+	for _, v := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+		var buf bytes.Buffer
+		if err := Write(&buf, map[string]*Tensor{"w": {Shape: []int{3}, Data: []float32{1, v, 2}}}, nil, "F32"); err != nil {
+			t.Fatal(err)
+		}
+		f, err := OpenBytes("nan.safetensors", buf.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Float32("w"); err == nil || !strings.Contains(err.Error(), `nan.safetensors: tensor "w": element 1 is`) {
+			t.Errorf("%v: error %v", v, err)
+		}
+	}
+}
+
+// Whatever the bytes, opening and reading never panics nor allocates more
+// than the file could hold.
+func FuzzOpen(f *testing.F) {
+	var good bytes.Buffer
+	if err := Write(&good, map[string]*Tensor{"w": {Shape: []int{2, 2}, Data: []float32{1, 2, 3, 4}}}, map[string]string{"format": "pt"}, "F16"); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good.Bytes())
+	f.Add(rawFile(`{"w":{"dtype":"F32","shape":[2305843009213693952,2],"data_offsets":[0,0]}}`, 0))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sf, err := OpenBytes("fuzz.safetensors", b)
+		if err != nil {
+			return
+		}
+		for _, k := range sf.Keys() {
+			if x, err := sf.Float32(k); err == nil && len(x.Data) > len(b) {
+				t.Fatalf("%d values from %d bytes", len(x.Data), len(b))
+			}
+		}
+	})
 }

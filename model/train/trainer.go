@@ -62,16 +62,35 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("learning rate %g must be in (0, 1)", o.LR)
 	case o.Epochs <= 0 && o.MaxSteps <= 0:
 		return fmt.Errorf("set epochs or steps to a positive number")
+	case o.Epochs < 0 || o.Epochs > 10_000:
+		return fmt.Errorf("epochs %d must be in 0..10000", o.Epochs)
+	case o.MaxSteps < 0 || o.MaxSteps > 10_000_000:
+		return fmt.Errorf("max steps %d must be in 0..10000000", o.MaxSteps)
 	case o.Batch <= 0 || o.Batch > 4096:
 		return fmt.Errorf("batch size %d must be in 1..4096", o.Batch)
-	case o.MicroBatch < 0:
-		return fmt.Errorf("micro-batch %d must be 0 (automatic) or positive", o.MicroBatch)
-	case o.MaxLen < 3:
-		return fmt.Errorf("max length %d must be at least 3 ([CLS] token [SEP])", o.MaxLen)
+	case o.MicroBatch < 0 || o.MicroBatch > o.Batch:
+		return fmt.Errorf("micro-batch %d must be 0 (automatic) or 1..%d (the batch)", o.MicroBatch, o.Batch)
+	case o.MaxLen < 3 || o.MaxLen > 4096:
+		return fmt.Errorf("max length %d must be in 3..4096 ([CLS] token [SEP] at least)", o.MaxLen)
 	case o.WarmupRatio < 0 || o.WarmupRatio >= 1:
 		return fmt.Errorf("warmup ratio %g must be in [0, 1)", o.WarmupRatio)
-	case o.NumLabels < 2:
-		return fmt.Errorf("at least 2 labels are needed, got %d", o.NumLabels)
+	case !(o.WeightDecay >= 0 && o.WeightDecay < 1):
+		return fmt.Errorf("weight decay %g must be in [0, 1)", o.WeightDecay)
+	case !(o.MaxGradNorm >= 0) || math.IsInf(o.MaxGradNorm, 0):
+		return fmt.Errorf("max gradient norm %g must be 0 (no clipping) or positive", o.MaxGradNorm)
+	case o.EvalEvery < 0:
+		return fmt.Errorf("evaluate every %d steps: must be 0 (at the end) or positive", o.EvalEvery)
+	case o.NumLabels < 2 || o.NumLabels > 1<<14:
+		return fmt.Errorf("the number of labels %d must be in 2..16384", o.NumLabels)
+	}
+	return nil
+}
+
+// CheckFraction checks a held-out evaluation fraction (the CLI's
+// -eval-split, the page's held-out percentage).
+func CheckFraction(f float64) error {
+	if !(f > 0 && f < 1) {
+		return fmt.Errorf("held-out fraction %g must be between 0 and 1 (exclusive)", f)
 	}
 	return nil
 }
@@ -340,8 +359,8 @@ func (t *Trainer) Train(ctx context.Context, train, eval *Encoded, report func(P
 			return fmt.Errorf("step %d: %w", t.Step+1, err)
 		}
 		loss, norm := res.loss, res.norm
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return fmt.Errorf("step %d: loss is %v; lower the learning rate", t.Step+1, loss)
+		if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(norm) || math.IsInf(norm, 0) {
+			return fmt.Errorf("step %d: the loss is %v and the gradient norm %v, not finite numbers: training diverged; lower the learning rate and resume from the last checkpoint", t.Step+1, loss, norm)
 		}
 		t.Step++
 		tokens += res.realTokens

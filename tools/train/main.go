@@ -87,6 +87,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if err := base.CheckTokenizer(tok); err != nil {
+		return fmt.Errorf("%s: %w", *modelDir, err)
+	}
 	var adapter *peft.Adapter
 	if *adapterDir != "" {
 		if adapter, err = readAdapter(base, *adapterDir, opts.NumLabels); err != nil {
@@ -127,6 +130,9 @@ func run() error {
 			return err
 		}
 	} else if trainSet != nil {
+		if err := train.CheckFraction(*evalSplit); err != nil {
+			return fmt.Errorf("-eval-split: %w", err)
+		}
 		trainSet, evalSet = trainSet.Split(*evalSplit, opts.Seed)
 	}
 	if evalSet == nil || evalSet.Len() == 0 {
@@ -257,7 +263,10 @@ func run() error {
 		"micro_batch":      tr.MicroBatch(),
 		"trainable_params": tr.TrainableParams(), "total_params": tr.TotalParams(), "options": opts,
 	}
-	mj, _ := json.MarshalIndent(m, "", "  ")
+	mj, err := json.MarshalIndent(m, "", "  ")
+	if err != nil { // a metric that is not a number (NaN logits): never an empty file
+		return fmt.Errorf("metrics.json: %v", err)
+	}
 	if err := writeAtomic(filepath.Join(*out, "metrics.json"), mj); err != nil {
 		return err
 	}

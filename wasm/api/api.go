@@ -164,10 +164,17 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
+// writeJSON answers v as JSON; a value that cannot be encoded (a NaN
+// metric) answers a 500 JSON error instead of an empty body.
 func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code = http.StatusInternalServerError
+		b, _ = json.Marshal(map[string]string{"error": fmt.Sprintf("the answer could not be encoded: %v", err)})
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(append(b, '\n'))
 }
 
 func writeErr(w http.ResponseWriter, code int, err error) {
@@ -224,8 +231,8 @@ func (s *Server) loadModel(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, err)
 		return
 	}
-	if tok.VocabSize > m.Config.VocabSize {
-		writeErr(w, http.StatusBadRequest, fmt.Errorf("tokenizer has %d tokens but the model's vocab_size is %d", tok.VocabSize, m.Config.VocabSize))
+	if err := m.CheckTokenizer(tok); err != nil {
+		writeErr(w, http.StatusBadRequest, err)
 		return
 	}
 	s.model, s.tok, s.staged = m, tok, map[string][]byte{}
@@ -590,8 +597,8 @@ func (s *Server) prepare(req *TrainRequest, evalOnly bool) (*Run, error) {
 	var evalSet *train.Encoded
 	switch req.Eval.Source {
 	case "split":
-		if !(req.Eval.Fraction > 0 && req.Eval.Fraction < 1) {
-			return nil, fmt.Errorf("held-out fraction %g must be between 0 and 1", req.Eval.Fraction)
+		if err := train.CheckFraction(req.Eval.Fraction); err != nil {
+			return nil, err
 		}
 		trainSet, evalSet = trainSet.Split(req.Eval.Fraction, req.Eval.Seed)
 	default:
