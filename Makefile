@@ -78,8 +78,9 @@ test-wasm: $(addprefix kernels/simd/,$(SIMD_WASM)) deps-browser
 		$(GO) test -exec "$(CURDIR)/tools/wasmexec/go_js_wasm_exec" -count=1 ./kernels/...
 
 test-fuzz:
-	@echo "== fuzzing each text format (15,000 inputs each: a count, not a time, which a loaded machine failed as a deadline)"
-	@for f in FuzzTSV FuzzCSV FuzzJSONL; do $(GO) test ./model/dataset -run '^$$' -fuzz "^$$f$$" -fuzztime 15000x || exit 1; done
+	@echo "== fuzzing each reader of user files (15,000 inputs each: a count, not a time, which a loaded machine failed as a deadline)"
+	@for t in dataset:FuzzTSV dataset:FuzzCSV dataset:FuzzJSONL dataset:FuzzParquet safetensors:FuzzOpen; do \
+		$(GO) test ./model/$${t%%:*} -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime 15000x || exit 1; done
 
 test-e2e: build deps-browser
 	@echo "== browser end-to-end tests (Chromium, WebGPU on SwiftShader)"

@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"bytes"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"slices"
@@ -172,4 +173,39 @@ func FuzzCSV(f *testing.F) {
 
 func FuzzJSONL(f *testing.F) {
 	fuzzReader(f, "f.jsonl", `{"sentence":"a","label":1}`, `{"text":"b","label":"negative"}`+"\n", `{"label":1.0,"text":""}`)
+}
+
+// The Parquet reader on mutations of a real SST-2 shard (written by
+// hyparquet-writer), a hostile footer length and a hostile list size:
+// errors name the file, nothing panics, nothing allocates what the file
+// only claims (go test fails a fuzz input that runs out of memory).
+func FuzzParquet(f *testing.F) {
+	shard, err := os.ReadFile(testpaths.Testdata("sst2/train-00000-of-00002.parquet"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(shard[:min(len(shard), 4096)])
+	f.Add(shard)
+	f.Add(hugeFooter())
+	fuzzReader(f, "f.parquet")
+}
+
+// hugeFooter is a 2 KB file whose footer length claims 3.7 GB.
+func hugeFooter() []byte {
+	b := append([]byte("PAR1"), make([]byte, 2040)...)
+	return append(b, 0x00, 0x00, 0x00, 0xdd, 'P', 'A', 'R', '1')
+}
+
+func TestHostileParquet(t *testing.T) {
+	// A footer whose thrift list claims 2^31 row groups in a few bytes.
+	footer := []byte{0x15, 0x02, 0x39, 0xfc, 0xff, 0xff, 0xff, 0xff, 0x07}
+	list := append([]byte("PAR1"), footer...)
+	list = binary.LittleEndian.AppendUint32(list, uint32(len(footer)))
+	list = append(list, "PAR1"...)
+	for name, data := range map[string][]byte{"huge-footer.parquet": hugeFooter(), "huge-list.parquet": list} {
+		_, err := Read(name, bytes.NewReader(data), int64(len(data)), SST2Labels)
+		if err == nil || !strings.HasPrefix(err.Error(), name+": not a readable Parquet file") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -19,6 +20,9 @@ func ReadParquet(name string, r io.ReaderAt, size int64, labels Labels) (out []E
 			out, err = nil, fmt.Errorf("%s: corrupt Parquet file: %v", name, p)
 		}
 	}()
+	if err := checkParquet(r, size); err != nil {
+		return nil, fmt.Errorf("%s: not a readable Parquet file: %v", name, err)
+	}
 	f, err := parquet.OpenFile(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a readable Parquet file: %v", name, err)
@@ -53,6 +57,9 @@ func ReadParquet(name string, r io.ReaderAt, size int64, labels Labels) (out []E
 			}
 			if t.IsNull() || t.Kind() != parquet.ByteArray {
 				return nil, fmt.Errorf("%s: row %d: %q must be a non-null string", name, rowNum, names[text])
+			}
+			if !utf8.Valid(t.ByteArray()) {
+				return nil, fmt.Errorf("%s: row %d: %q is not valid UTF-8 text", name, rowNum, names[text])
 			}
 			var cell string
 			switch {
