@@ -107,7 +107,7 @@ func checkChunk(r io.ReaderAt, md any, dataEnd int64) error {
 // Thrift compact protocol types.
 const (
 	typeTrue, typeFalse, typeByte, typeI16, typeI32, typeI64, typeDouble = 1, 2, 3, 4, 5, 6, 7
-	typeBinary, typeList, typeSet, typeMap, typeStruct                    = 8, 9, 10, 11, 12
+	typeBinary, typeList, typeSet, typeMap, typeStruct                   = 8, 9, 10, 11, 12
 )
 
 // thriftReader decodes the thrift compact protocol into a small tree
