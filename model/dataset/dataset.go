@@ -100,6 +100,9 @@ func firstLine(b []byte) string {
 // Read reads one file of any supported format. r must support ReadAt for
 // Parquet; size is the file size.
 func Read(name string, r io.ReaderAt, size int64, labels Labels) ([]Example, error) {
+	if size > MaxFileSize {
+		return nil, fmt.Errorf("%s: %d MB: %v", name, size>>20, errFileTooLarge)
+	}
 	head := make([]byte, min(size, 512))
 	if _, err := r.ReadAt(head, 0); err != nil && err != io.EOF {
 		return nil, fmt.Errorf("%s: %v", name, err)

@@ -3,6 +3,7 @@ package dataset
 import (
 	"bytes"
 	"encoding/binary"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -207,5 +208,43 @@ func TestHostileParquet(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), name+": not a readable Parquet file") {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// endless is a reader of one repeated chunk, for files larger than any
+// test should hold.
+type endless struct{ chunk []byte }
+
+func (e endless) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		n += copy(p[n:], e.chunk)
+	}
+	return n, nil
+}
+
+// Text files are read within bounded memory: a record can be at most 1 MB
+// (a CSV line without end, an unterminated quote), a file at most
+// MaxFileSize; the messages name the file and where.
+func TestBoundedText(t *testing.T) {
+	cases := []struct {
+		name string
+		r    io.Reader
+		read func(string, io.Reader, Labels) ([]Example, error)
+		want string
+	}{
+		{"one-line.csv", endless{[]byte("a,")}, ReadCSV, "one-line.csv: the record after line 0: a record longer than 1048576 bytes"},
+		{"quote.csv", io.MultiReader(strings.NewReader("sentence,label\nfine,1\n\"open"), endless{[]byte("text\n")}), ReadCSV, "quote.csv: the record after line 2: a record longer than"},
+		{"one-line.tsv", endless{[]byte("a ")}, ReadTSV, "one-line.tsv:1: line longer than 1048576 bytes"},
+		{"one-line.jsonl", endless{[]byte("{ ")}, ReadJSONL, "one-line.jsonl:1: line longer than 1048576 bytes"},
+	}
+	for _, c := range cases {
+		if _, err := c.read(c.name, c.r, SST2Labels); err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+	big := io.NewSectionReader(strings.NewReader(""), 0, MaxFileSize+1)
+	if _, err := Read("big.tsv", big, MaxFileSize+1, SST2Labels); err == nil || !strings.Contains(err.Error(), "big.tsv: 256 MB: larger than 256 MB") {
+		t.Errorf("big file: %v", err)
 	}
 }
