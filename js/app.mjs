@@ -7,6 +7,8 @@ import * as store from "./store.mjs";
 import { LineChart, histogram } from "./chart.mjs";
 
 const $ = (sel) => document.querySelector(sel);
+// el makes an element with properties (textContent, never innerHTML).
+const el = (tag, props = {}) => Object.assign(document.createElement(tag), props);
 const $$ = (sel) => [...document.querySelectorAll(sel)];
 const fmt = (v, d = 4) => (v === undefined || v === null || Number.isNaN(v) ? "–" : Number(v).toFixed(d));
 const pct = (v) => (v === undefined || v === null ? "–" : `${(100 * v).toFixed(2)}%`);
@@ -162,15 +164,24 @@ function renderDatasets() {
   const table = $("#data-table"), tbody = table.tBodies[0];
   table.hidden = ui.datasets.length === 0;
   tbody.replaceChildren(...ui.datasets.map((d) => {
-    const tr = document.createElement("tr");
+    // Built with DOM calls: a file's name is the user's text, never HTML.
     const [neg, pos] = d.label_counts;
-    tr.innerHTML = `<td><button type="button" class="link" data-preview></button></td><td class="num">${d.rows.toLocaleString()}</td>
-      <td><span class="balance" aria-hidden="true"><span style="width:${(100 * neg) / Math.max(1, d.rows)}%"></span></span>${neg.toLocaleString()} / ${pos.toLocaleString()}</td>
-      <td><select aria-label="Use ${d.name} for"><option value="train">training</option><option value="eval">evaluation</option></select></td>
-      <td><button type="button" class="link" data-remove>remove</button></td>`;
-    tr.querySelector("[data-preview]").textContent = d.name;
-    tr.querySelector("[data-preview]").onclick = () => showPreview(d.id);
-    const sel = tr.querySelector("select");
+    const cell = (...kids) => { const td = el("td"); td.append(...kids); return td; };
+    const preview = el("button", { type: "button", className: "link", textContent: d.name });
+    preview.onclick = () => showPreview(d.id);
+    const bar = el("span", { className: "balance" });
+    bar.setAttribute("aria-hidden", "true");
+    const fill = el("span");
+    fill.style.width = `${(100 * neg) / Math.max(1, d.rows)}%`;
+    bar.append(fill);
+    const sel = el("select");
+    sel.setAttribute("aria-label", `Use ${d.name} for`);
+    sel.append(el("option", { value: "train", textContent: "training" }), el("option", { value: "eval", textContent: "evaluation" }));
+    const remove = el("button", { type: "button", className: "link", textContent: "remove" });
+    const rows = cell(d.rows.toLocaleString());
+    rows.className = "num";
+    const tr = el("tr");
+    tr.append(cell(preview), rows, cell(bar, `${neg.toLocaleString()} / ${pos.toLocaleString()}`), cell(sel), cell(remove));
     sel.value = d.role;
     sel.onchange = async () => {
       try {
@@ -179,7 +190,7 @@ function renderDatasets() {
         await persist();
       } catch (e) { sel.value = d.role; alert(e.message); }
     };
-    tr.querySelector("[data-remove]").onclick = async () => {
+    remove.onclick = async () => {
       await json(`/api/datasets/${d.id}`, { method: "DELETE" });
       ui.datasets = ui.datasets.filter((x) => x.id !== d.id);
       if (store.available()) await store.removeFile("datasets", d.name);
@@ -426,14 +437,16 @@ async function tryText(text) {
   const out = $("#try-out");
   try {
     const p = await json("/api/predict", { json: { text } });
-    out.innerHTML = `<div class="probs"></div><p class="tokens"></p>`;
-    const grid = out.querySelector(".probs");
+    const grid = el("div", { className: "probs" });
+    out.replaceChildren(grid, el("p", { className: "tokens" }));
     for (const [name, probs] of [["base", p.base], ["fine-tuned", p.tuned]]) {
       p.labels.forEach((label, i) => {
         const a = document.createElement("span"), m = document.createElement("span"), v = document.createElement("span");
         a.textContent = `${name}: ${label}`;
         m.className = "meter";
-        m.innerHTML = `<span style="width:${(100 * probs[i]).toFixed(1)}%"></span>`;
+        const fill = el("span");
+        fill.style.width = `${(100 * probs[i]).toFixed(1)}%`;
+        m.append(fill);
         v.textContent = `${(100 * probs[i]).toFixed(1)}%`;
         grid.append(a, m, v);
       });

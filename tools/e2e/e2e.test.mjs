@@ -237,6 +237,19 @@ test("a malformed file shows its line, and nothing loaded is lost", async () => 
   await shot("08-malformed");
 });
 
+test("a file name with HTML in it stays text", async () => {
+  const name = `"><img src=x onerror="window.pwned=1">.tsv`;
+  const path = join(mkdtempSync(join(tmpdir(), "webtune-name-")), "named.tsv");
+  writeFileSync(path, "sentence\tlabel\na fine film\t1\na dull one\t0\n");
+  await drop("#data-drop", [[path, name]]);
+  await page.waitForFunction((n) => [...document.querySelectorAll("#data-table tbody tr")].some((tr) => tr.cells[0].textContent === n), name);
+  assert.equal(await page.$$eval("#data-table img", (imgs) => imgs.length), 0);
+  assert.equal(await page.evaluate(() => window.pwned), undefined);
+  // Remove it again (its row's last cell), leaving the data as it was.
+  await page.$$eval("#data-table tbody tr", (trs, n) => trs.find((tr) => tr.cells[0].textContent === n).querySelector("td:last-child button").click(), name);
+  await page.waitForFunction((n) => ![...document.querySelectorAll("#data-table tbody tr")].some((tr) => tr.cells[0].textContent === n), name);
+});
+
 test("load from the hub, then again offline from the cache", async () => {
   await page.click("#tab-hub");
   await page.fill("#hub-endpoint", hubURL);
