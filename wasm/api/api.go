@@ -147,8 +147,37 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeErr(w, http.StatusInternalServerError, fmt.Errorf("internal error: %v", p))
 		}
 	}()
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		noRoute(s.mux, w, r)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
+
+// noRoute answers a request no route takes in the API's JSON error format
+// (the mux itself answers text): 405 with Allow for a known path and
+// another method, else 404.
+func noRoute(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
+	probe := &statusOnly{header: http.Header{}}
+	mux.ServeHTTP(probe, r)
+	if probe.code == http.StatusMethodNotAllowed {
+		allow := probe.header.Get("Allow")
+		w.Header().Set("Allow", allow)
+		writeErr(w, http.StatusMethodNotAllowed, fmt.Errorf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, allow))
+		return
+	}
+	writeErr(w, http.StatusNotFound, fmt.Errorf("no API route %s %s", r.Method, r.URL.Path))
+}
+
+// statusOnly keeps a response's status and headers and drops its body.
+type statusOnly struct {
+	header http.Header
+	code   int
+}
+
+func (s *statusOnly) Header() http.Header         { return s.header }
+func (s *statusOnly) Write(b []byte) (int, error) { return len(b), nil }
+func (s *statusOnly) WriteHeader(code int)        { s.code = code }
 
 // maxUpload bounds one uploaded file (wasm32 has a 4 GB address space).
 const maxUpload = 1 << 30

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/webtune/webtune/internal/testpaths"
 	"github.com/webtune/webtune/model/peft"
+	"github.com/webtune/webtune/model/safetensors"
 	"github.com/webtune/webtune/model/train"
 )
 
@@ -189,6 +191,38 @@ func TestSessionEndToEnd(t *testing.T) {
 	res, body = do(t, ts, "POST", "/api/adapter/import", strings.NewReader(`{}`))
 	if res.StatusCode != 400 || !strings.Contains(string(body), `peft_type is \"IA3\"`) {
 		t.Fatalf("bad adapter: %d %s", res.StatusCode, body)
+	}
+	// So is one whose weights hold a NaN, naming the tensor; the session
+	// still answers.
+	sf, err := safetensors.OpenBytes("adapter_model.safetensors", weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := map[string]*safetensors.Tensor{}
+	for _, k := range sf.Keys() {
+		if bad[k], err = sf.Float32(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := sf.Keys()[0]
+	bad[key].Data[1] = float32(math.NaN())
+	var nanWeights bytes.Buffer
+	if err := safetensors.Write(&nanWeights, bad, map[string]string{"format": "pt"}, "F32"); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ts, "PUT", "/api/adapter/files/adapter_config.json", bytes.NewReader(cfg))
+	do(t, ts, "PUT", "/api/adapter/files/adapter_model.safetensors", &nanWeights)
+	res, body = do(t, ts, "POST", "/api/adapter/import", strings.NewReader(`{}`))
+	if res.StatusCode != 400 || !strings.Contains(string(body), key) || !strings.Contains(string(body), "element 1 is NaN") {
+		t.Fatalf("NaN adapter: %d %s", res.StatusCode, body)
+	}
+	res, body = do(t, ts, "GET", "/api/status", nil)
+	ok(t, res, body)
+	// The zip's entries carry the export's time, not the zip format's zero.
+	for _, f := range zr.File {
+		if f.Modified.Year() < 2024 {
+			t.Errorf("zip entry %s dated %v", f.Name, f.Modified)
+		}
 	}
 }
 
