@@ -373,7 +373,7 @@ func (t *Trainer) Train(ctx context.Context, train, eval *Encoded, report func(P
 			MemoryMB:   SystemMemoryMB(),
 			ETASeconds: elapsed / float64(done) * float64(total-t.Step)}
 		if eval != nil && eval.Len() > 0 && ((t.Opts.EvalEvery > 0 && t.Step%t.Opts.EvalEvery == 0) || t.Step == total) {
-			m, err := t.Evaluate(eval)
+			m, err := t.EvaluateContext(ctx, eval)
 			if err != nil {
 				return err
 			}
@@ -399,6 +399,12 @@ const evalBatch = 64
 
 // Logits runs the model in eval mode (no dropout) over every row.
 func (t *Trainer) Logits(data *Encoded) ([][]float32, error) {
+	return t.LogitsContext(context.Background(), data)
+}
+
+// LogitsContext is Logits, stopping (ErrStopped) between batches once ctx
+// is done: a stop during an evaluation is honoured within one batch.
+func (t *Trainer) LogitsContext(ctx context.Context, data *Encoded) ([][]float32, error) {
 	// Sort by length so batches pad little; results go back in row order.
 	order := make([]int, data.Len())
 	for i := range order {
@@ -407,6 +413,9 @@ func (t *Trainer) Logits(data *Encoded) ([][]float32, error) {
 	sort.SliceStable(order, func(a, b int) bool { return len(data.IDs[order[a]]) < len(data.IDs[order[b]]) })
 	out := make([][]float32, data.Len())
 	for lo := 0; lo < len(order); lo += evalBatch {
+		if ctx.Err() != nil {
+			return nil, ErrStopped
+		}
 		rows := order[lo:min(lo+evalBatch, len(order))]
 		ids, mask, _, _ := data.batch(rows, t.Opts.MaxLen)
 		res, err := t.evalExec.Exec(append(t.weightArgs(), ids, mask)...)
@@ -424,7 +433,12 @@ func (t *Trainer) Logits(data *Encoded) ([][]float32, error) {
 
 // Evaluate computes accuracy, F1, confusion and mean loss on a dataset.
 func (t *Trainer) Evaluate(data *Encoded) (metrics.Metrics, error) {
-	logits, err := t.Logits(data)
+	return t.EvaluateContext(context.Background(), data)
+}
+
+// EvaluateContext is Evaluate, stopped within a batch once ctx is done.
+func (t *Trainer) EvaluateContext(ctx context.Context, data *Encoded) (metrics.Metrics, error) {
+	logits, err := t.LogitsContext(ctx, data)
 	if err != nil {
 		return metrics.Metrics{}, err
 	}

@@ -680,7 +680,9 @@ func (s *Server) train(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, err)
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	// A client that goes away stops the run (which keeps its state, as a
+	// stop does), so it cannot block the next one.
+	ctx, cancel := context.WithCancel(r.Context())
 	run.Running, run.Stopped, run.Err, run.cancel = true, false, "", cancel
 	s.run = run
 	s.mu.Unlock()
@@ -704,7 +706,7 @@ func (s *Server) train(w http.ResponseWriter, r *http.Request) {
 
 	if run.Before == nil {
 		// "Before" is always the untrained adapter, also when resuming a saved state.
-		m, err := evaluateWith(run.Trainer, run.Base, run.Eval)
+		m, err := evaluateWith(ctx, run.Trainer, run.Base, run.Eval)
 		if err != nil {
 			s.finish(run, err, send)
 			return
@@ -742,9 +744,9 @@ func (s *Server) train(w http.ResponseWriter, r *http.Request) {
 
 // evaluateWith evaluates another adapter of the same shape, then restores
 // the trainer's own parameters.
-func evaluateWith(tr *train.Trainer, a *peft.Adapter, data *train.Encoded) (m metrics.Metrics, err error) {
+func evaluateWith(ctx context.Context, tr *train.Trainer, a *peft.Adapter, data *train.Encoded) (m metrics.Metrics, err error) {
 	err = withParams(tr, a, func() (err error) {
-		m, err = tr.Evaluate(data)
+		m, err = tr.EvaluateContext(ctx, data)
 		return err
 	})
 	return m, err
