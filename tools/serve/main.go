@@ -49,8 +49,12 @@ func Handler(dir string, hubOrigins []string) http.Handler {
 		"form-action 'none'",
 		"frame-ancestors 'none'",
 	}, "; ")
-	files := http.FileServer(http.Dir(dir))
+	files := http.FileServer(noListing{http.Dir(dir)})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.URL.RawPath)+len(r.URL.Path)+len(r.URL.RawQuery) > maxURL {
+			http.Error(w, "URI too long", http.StatusRequestURITooLong)
+			return
+		}
 		h := w.Header()
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cross-Origin-Embedder-Policy", "require-corp")
@@ -70,6 +74,30 @@ func Handler(dir string, hubOrigins []string) http.Handler {
 		}
 		files.ServeHTTP(w, r)
 	})
+}
+
+// maxURL bounds a request's path and query: the page's own are short, and
+// a file name that long would fail the file system (a 500) anyway.
+const maxURL = 2048
+
+// noListing is a file system whose folders open only through their
+// index.html: the server never lists what a folder holds.
+type noListing struct{ fs http.FileSystem }
+
+func (n noListing) Open(name string) (http.File, error) {
+	f, err := n.fs.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		index, err := n.fs.Open(strings.TrimSuffix(name, "/") + "/index.html")
+		if err != nil {
+			f.Close()
+			return nil, os.ErrNotExist
+		}
+		index.Close()
+	}
+	return f, nil
 }
 
 var gzPool = sync.Pool{New: func() any { w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed); return w }}
