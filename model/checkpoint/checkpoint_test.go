@@ -136,3 +136,21 @@ func TestBadCheckpoints(t *testing.T) {
 		}
 	}
 }
+
+// Parsing config.json never panics, and what it accepts is within the
+// bounds Validate promises.
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(`{"model_type":"distilbert","n_layers":6,"dim":768,"n_heads":12,"hidden_dim":3072,"vocab_size":30522}`))
+	f.Add([]byte(`{"n_layers":100000000}`))
+	f.Add([]byte(`{"id2label":{"0":"a","1":"b","7":"c"}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseConfig("config.json", b)
+		if err != nil {
+			return
+		}
+		if c.NLayers > 128 || c.Dim > 1<<14 || c.VocabSize > 1<<20 || c.NumLabels() > 1<<14 {
+			t.Fatalf("accepted %+v", c)
+		}
+		_ = c.Labels()
+	})
+}

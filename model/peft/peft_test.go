@@ -160,3 +160,20 @@ func TestMerge(t *testing.T) {
 		t.Fatal("head missing or untargeted weight changed")
 	}
 }
+
+// Reading an adapter never panics, whatever its config or weights (from
+// the PEFT-written reference, mutated).
+func FuzzRead(f *testing.F) {
+	dir := testpaths.Root() + "/../shared/models/distilbert-tiny"
+	m, err := checkpoint.Load(checkpoint.Dir(dir), "tiny")
+	if err != nil {
+		f.Skip("no shared tiny model: ", err)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(dir, "reference", ConfigFile))
+	w, _ := os.ReadFile(filepath.Join(dir, "reference", WeightsFile))
+	f.Add(cfg, w)
+	f.Add([]byte(`{"peft_type":"LORA","r":36028797018963968,"lora_alpha":16,"target_modules":["q_lin"]}`), w)
+	f.Fuzz(func(t *testing.T, cfg, w []byte) {
+		_, _ = Read(m.Config, 2, cfg, bytes.NewReader(w), int64(len(w)))
+	})
+}
