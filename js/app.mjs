@@ -304,18 +304,21 @@ function renderRun() {
 // earlier one that finished late.
 let checkpoints = Promise.resolve();
 function checkpoint() {
-  checkpoints = checkpoints.then(saveCheckpoint);
+  // What the checkpoint is of, taken now: by the time it is saved the run
+  // may have moved on, or its program died (recover clears ui.run).
+  const run = { total: ui.run?.total_steps, loss: [...ui.loss], acc: [...ui.acc] };
+  checkpoints = checkpoints.then(() => saveCheckpoint(run));
   return checkpoints;
 }
 
-async function saveCheckpoint() {
+async function saveCheckpoint({ total, loss, acc }) {
   if (!store.available()) return;
   try {
     const res = await api("/api/state");
     if (!res.ok) return;
     const bytes = await res.arrayBuffer();
     await store.saveState(bytes);
-    await persist({ checkpoint: { step: Number(res.headers.get("X-Webtune-Step")), total: ui.run?.total_steps, loss: ui.loss, acc: ui.acc, done: false } });
+    await persist({ checkpoint: { step: Number(res.headers.get("X-Webtune-Step")), total, loss, acc, done: false } });
   } catch (e) {
     console.warn("checkpoint failed", e);
   }
@@ -576,6 +579,7 @@ async function recover(message) {
   setTraining(false);
   // What the dead program held is gone: the page forgets it too (the
   // charts stay, and the checkpoint is in storage).
+  await checkpoints; // a checkpoint being saved lands first
   Object.assign(ui, { model: null, datasets: [], run: null, imported: null });
   ui.views.clear();
   renderDatasets();

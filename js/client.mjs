@@ -14,7 +14,10 @@ let onCrash = () => {};
 // whenCrashed sets what happens when the Go program dies after it started.
 export function whenCrashed(fn) { onCrash = fn; }
 
+let dead = false; // between a crash and the restart: requests fail at once
+
 function crashed(message) {
+  dead = true;
   for (const p of pending.values()) p.fail(new Error(`the training program stopped: ${message}`));
   pending.clear();
   worker.terminate();
@@ -33,6 +36,7 @@ export async function restartWorker() {
 export function simulateCrash() { worker.postMessage({ type: "simulate-crash" }); }
 
 export function startWorker() {
+  dead = false;
   ready = new Promise((resolve, reject) => { readyResolve = () => { started = true; resolve(); }; readyReject = reject; });
   // ?compute=webgpu|cpu on the page picks the compute path (default: the Go side chooses).
   const url = new URL("./worker.mjs", import.meta.url);
@@ -63,6 +67,7 @@ export function startWorker() {
 
 export function api(path, { method = "GET", headers = {}, body = null } = {}) {
   const id = nextId++;
+  if (dead) return Promise.reject(new Error("the training program stopped and is restarting"));
   return new Promise((resolve, reject) => {
     const p = { responded: false };
     const stream = new ReadableStream({ start(c) { p.controller = c; } });

@@ -394,8 +394,18 @@ func SystemMemoryMB() float64 {
 	return float64(ms.Sys) / (1 << 20)
 }
 
-// evalBatch is the evaluation batch size: larger than training's, no gradients.
+// evalBatch is the largest evaluation batch: no gradients, so larger than
+// training's where the model is small.
 const evalBatch = 64
+
+// evalRows is the evaluation batch for this model and length: as many rows
+// as fit the activation budget, a forward pass holding about half of what
+// a training pass does (at distilbert-base size, max length 64: 21 rows;
+// 64 rows of it would lift the page's peak memory past 1.5 GB).
+func (t *Trainer) evalRows() int {
+	perRow := ActivationBytes(t.Base.Config, 1, t.Opts.MaxLen) / 2
+	return int(min(max(ActivationBudget/max(perRow, 1), 1), evalBatch))
+}
 
 // Logits runs the model in eval mode (no dropout) over every row.
 func (t *Trainer) Logits(data *Encoded) ([][]float32, error) {
@@ -412,11 +422,12 @@ func (t *Trainer) LogitsContext(ctx context.Context, data *Encoded) ([][]float32
 	}
 	sort.SliceStable(order, func(a, b int) bool { return len(data.IDs[order[a]]) < len(data.IDs[order[b]]) })
 	out := make([][]float32, data.Len())
-	for lo := 0; lo < len(order); lo += evalBatch {
+	rowsPer := t.evalRows()
+	for lo := 0; lo < len(order); lo += rowsPer {
 		if ctx.Err() != nil {
 			return nil, ErrStopped
 		}
-		rows := order[lo:min(lo+evalBatch, len(order))]
+		rows := order[lo:min(lo+rowsPer, len(order))]
 		ids, mask, _, _ := data.batch(rows, t.Opts.MaxLen)
 		res, err := t.evalExec.Exec(append(t.weightArgs(), ids, mask)...)
 		if err != nil {
