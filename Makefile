@@ -79,7 +79,7 @@ test-wasm: $(addprefix kernels/simd/,$(SIMD_WASM)) deps-browser
 
 test-fuzz:
 	@echo "== fuzzing each reader of user files (15,000 inputs each: a count, not a time, which a loaded machine failed as a deadline)"
-	@for t in dataset:FuzzTSV dataset:FuzzCSV dataset:FuzzJSONL dataset:FuzzParquet safetensors:FuzzOpen checkpoint:FuzzParseConfig; do \
+	@for t in dataset:FuzzTSV dataset:FuzzCSV dataset:FuzzJSONL dataset:FuzzParquet safetensors:FuzzOpen checkpoint:FuzzParseConfig tokenize:FuzzEncode; do \
 		$(GO) test ./model/$${t%%:*} -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime 15000x || exit 1; done
 
 test-e2e: build deps-browser

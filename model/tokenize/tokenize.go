@@ -143,8 +143,14 @@ func (t *Tokenizer) Encode(text string, maxLen int) (ids []int32, err error) {
 	return append(ids, int32(t.SEP)), nil
 }
 
-// Tokens returns the word pieces of text (for display).
-func (t *Tokenizer) Tokens(text string) []string {
+// Tokens returns the word pieces of text (for display); none where the
+// upstream tokenizer fails on it.
+func (t *Tokenizer) Tokens(text string) (tokens []string) {
+	defer func() {
+		if recover() != nil {
+			tokens = nil
+		}
+	}()
 	enc, err := t.tk.EncodeSingle(text, false)
 	if err != nil {
 		return nil

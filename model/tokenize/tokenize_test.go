@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/webtune/webtune/internal/testpaths"
@@ -33,7 +34,7 @@ func loadGolden(t *testing.T) golden {
 	return g
 }
 
-func fromDir(t *testing.T, file string) *Tokenizer {
+func fromDir(t testing.TB, file string) *Tokenizer {
 	dir := testpaths.TinyModel(t)
 	b, err := os.ReadFile(filepath.Join(dir, file))
 	if err != nil {
@@ -126,4 +127,36 @@ func TestBadTokenizerFiles(t *testing.T) {
 	if _, err := FromVocab("vocab.txt", []byte("a\nb\n"), true); err == nil {
 		t.Error("vocab without specials accepted")
 	}
+}
+
+// Any text encodes without a panic to [CLS] … [SEP] within maxLen, every id
+// in the vocabulary; any vocab.txt either loads or is refused.
+func FuzzEncode(f *testing.F) {
+	tok := fromDir(f, "tokenizer.json")
+	for _, s := range []string{"a gripping, beautifully shot film", "", "\x00\xff\xfe", "ﬁ Ǆ ß 東京", strings.Repeat("x", 500)} {
+		f.Add(s, 16)
+	}
+	f.Fuzz(func(t *testing.T, text string, maxLen int) {
+		maxLen = 3 + abs(maxLen)%200
+		ids, err := tok.Encode(text, maxLen)
+		_ = tok.Tokens(text)
+		if err != nil {
+			return
+		}
+		if len(ids) < 2 || len(ids) > maxLen || ids[0] != int32(tok.CLS) || ids[len(ids)-1] != int32(tok.SEP) {
+			t.Fatalf("%q → %v", text, ids)
+		}
+		for _, id := range ids {
+			if id < 0 || int(id) >= tok.VocabSize {
+				t.Fatalf("%q → id %d outside the vocabulary of %d", text, id, tok.VocabSize)
+			}
+		}
+	})
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }

@@ -1,8 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -61,5 +64,52 @@ func TestStopDuringFirstEvaluation(t *testing.T) {
 	}
 	if types[0] != "start" || types[len(types)-1] != "stopped" || slices.Contains(types, "eval") || slices.Contains(types, "step") {
 		t.Fatalf("events %v: want start … stopped with no evaluation and no step", types)
+	}
+}
+
+// The committed hostile corpus through the API: every file is refused with
+// a 400 JSON error naming it, and the session keeps answering.
+func TestHostileCorpus(t *testing.T) {
+	ts := newServer(t)
+	loadBundled(t, ts)
+	dir := filepath.Join(testpaths.Root(), "testdata", "hostile")
+	for name, want := range map[string]string{
+		"huge-footer.parquet": "huge-footer.parquet: not a readable Parquet file",
+		"huge-list.parquet":   "huge-list.parquet: not a readable Parquet file",
+		"label-wrong.tsv":     "label-wrong.tsv:4: label 2",
+		"bad-utf8.tsv":        "bad-utf8.tsv:3: not valid UTF-8",
+		"unterminated.csv":    "unterminated.csv:3: malformed CSV",
+		"not-json.jsonl":      "not-json.jsonl:2: expected a JSON object",
+	} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, body := do(t, ts, "POST", "/api/datasets?name="+name, bytes.NewReader(b))
+		if res.StatusCode != 400 || !strings.Contains(string(body), want) {
+			t.Errorf("%s: %d %s", name, res.StatusCode, body)
+		}
+	}
+	for model, want := range map[string]string{
+		"model-overflow": "more elements than",
+		"model-layers":   "n_layers is 100000000",
+	} {
+		for _, f := range []string{"config.json", "model.safetensors"} {
+			b, err := os.ReadFile(filepath.Join(dir, model, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, body := do(t, ts, "PUT", "/api/model/files/"+f, bytes.NewReader(b))
+			ok(t, res, body)
+		}
+		res, body := do(t, ts, "POST", "/api/model/load", strings.NewReader(`{"name":"`+model+`"}`))
+		if res.StatusCode != 400 || !strings.Contains(string(body), want) {
+			t.Errorf("%s: %d %s", model, res.StatusCode, body)
+		}
+	}
+	res, body := do(t, ts, "GET", "/api/status", nil)
+	ok(t, res, body)
+	if !strings.Contains(string(body), `"distilbert-tiny"`) {
+		t.Errorf("the loaded model is gone: %s", body)
 	}
 }
