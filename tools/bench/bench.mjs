@@ -90,6 +90,26 @@ for (const r of steps) {
   const traffic = r.up_mb ? `   (per step: ${num(r.up_mb, 1)} MB up, ${num(r.down_mb, 1)} MB down, ${r.kept} uploads saved by resident inputs)` : "";
   console.log(`${pad(r.path, 36)}${pad(num(r.seconds, 2), 10)}${pad(num(r.tokens / r.seconds, 0), 10)}${pad(r.dot_seconds ? num(r.dot_seconds, 2) : "–", 11)}${pad(r.rest_seconds ? num(r.rest_seconds, 2) : "–", 13)}${num(pureStep.seconds / r.seconds, 1)}×${traffic}`);
 }
+// The real size: the notebook's batch 32 × 64 (every row 64 tokens), each
+// path in a process of its own so that its peak memory is its own; the
+// native row is the CLI's trainer (GoMLX's pure-Go backend with its AVX
+// kernels where Go's SIMD experiment builds them).
+if (only !== "webgpu") {
+  const real = [];
+  const one = (path, env = {}, steps = 2) => parse(run(["-only-step", "-webgpu-step=false", "-profile=false", "-step-batch", "32", "-warm", "1", "-steps", String(steps), "-path", path], env));
+  real.push(...one("GoMLX", {}, 1), ...one("SIMD products + fused"), ...one("threads", { WEBTUNE_THREADS: "2" }));
+  const native = join(ROOT, "test-output", "bench-native");
+  execFileSync("go", ["build", "-o", native, "./tools/bench"], { cwd: ROOT, env: { ...process.env, GOEXPERIMENT: process.arch === "x64" ? "simd" : "" }, stdio: "inherit" });
+  real.push(...parse(execFileSync(native, ["-only-step", "-webgpu-step=false", "-profile=false", "-step-batch", "32", "-warm", "1", "-steps", "2"], { encoding: "utf8" }))
+    .map((r) => ({ ...r, path: `native CLI trainer (${r.path.replace(/ \(.*/, "")})` })));
+  const pure = real.find((r) => r.path.startsWith("GoMLX")) ?? real[0];
+  console.log(`\nThe real size: DistilBERT-base-shaped LoRA step at batch 32 × 64 (every row 64 tokens), after 1 warm-up step\n`);
+  console.log(`${pad("path", 44)}${pad("s/step", 10)}${pad("tokens/s", 10)}${pad("passes", 8)}${pad("peak MB", 9)}${pad("SST-2 epoch", 13)}speed-up`);
+  for (const r of real) {
+    const epoch = (2105 * r.seconds) / 60;
+    console.log(`${pad(r.path, 44)}${pad(num(r.seconds, 2), 10)}${pad(num(r.tokens / r.seconds, 0), 10)}${pad(Math.ceil(32 / r.micro_batch), 8)}${pad(num(r.memory_mb, 0), 9)}${pad(epoch >= 90 ? num(epoch / 60, 1) + " h" : num(epoch, 0) + " min", 13)}${num(pure.seconds / r.seconds, 1)}×`);
+  }
+}
 const profiles = rows.filter((r) => r.kind === "profile");
 if (profiles.length) {
   console.log("\nPer-op profile of that step (each op compiled alone, so the totals run higher), seconds and share\n");

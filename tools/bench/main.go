@@ -80,6 +80,7 @@ type result struct {
 	Dispatches float64        `json:"dispatches,omitempty"`
 	HostSteps  map[string]int `json:"host_steps,omitempty"`
 	MicroBatch int            `json:"micro_batch,omitempty"`
+	MemoryMB   float64        `json:"memory_mb,omitempty"` // memory the Go program took from the system by the end of the path (WebAssembly: its peak)
 	// Host-side seconds per step by kind of step ("GPU work and read-back"
 	// is the wait for the GPU at each read-back).
 	ByOp map[string]float64 `json:"by_op,omitempty"`
@@ -124,6 +125,7 @@ func main() {
 	cpuMatmul := flag.Bool("cpu-matmul", true, "time the CPU matrix kernels (the matmul rows)")
 	gpuTable := flag.Bool("gpu-matmul-table", false, "time the WebGPU matrix kernels (register-only, tiled 64, tiled 128) on the matmul shapes, operands on the GPU")
 	micro := flag.Int("micro", 0, "rows per forward/backward pass (0: chosen from the memory budget)")
+	warmFlag := flag.Int("warm", 2, "warm-up steps before the timed ones (the first compiles)")
 	timed := flag.Int("steps", 3, "steps timed per path, after two warm-up steps (the first compiles; in the second the heap still grows)")
 	flag.Parse()
 	rng := rand.New(rand.NewPCG(1, 1))
@@ -212,7 +214,7 @@ func main() {
 		}
 	}
 	paths = slices.DeleteFunc(paths, func(p path) bool { return !strings.Contains(p.name, *only) })
-	const warm = 2
+	warm := *warmFlag
 	for _, p := range paths {
 		k := p.kernel()
 		kb := kernels.New(cpu, k)
@@ -247,7 +249,8 @@ func main() {
 		timedSteps := slices.Clone(times[warm:])
 		slices.Sort(timedSteps)
 		n := float64(*timed)
-		r := result{Kind: "step", Path: p.name, Seconds: timedSteps[len(timedSteps)/2].Seconds(), Tokens: *stepBatch * 64, MicroBatch: tr.MicroBatch()}
+		r := result{Kind: "step", Path: p.name, Seconds: timedSteps[len(timedSteps)/2].Seconds(), Tokens: *stepBatch * 64, MicroBatch: tr.MicroBatch(),
+			MemoryMB: train.SystemMemoryMB()}
 		if backend != cpu {
 			r.DotSec, r.RestSec = kb.Profile.Dot.Seconds()/n, kb.Profile.Other.Seconds()/n
 		}
