@@ -426,14 +426,18 @@ func (g *fusion) program(consumers map[*node][]*op, graphOutputs map[*node]bool,
 // Interpret runs a program in Go over flat inputs ([]float32 or []bool)
 // into flat outputs: the reference semantics, and the fallback of every
 // kernel. Blocks of 256 elements keep the registers in cache.
-func (p *Program) Interpret(inputs, outputs []any) {
+func (p *Program) Interpret(inputs, outputs []any) { p.InterpretRange(inputs, outputs, 0, p.Size) }
+
+// InterpretRange runs the program over elements [from, to) only: disjoint
+// ranges may run at once (Parallel).
+func (p *Program) InterpretRange(inputs, outputs []any, from, to int) {
 	const block = 256
 	regs := make([][]float32, p.Regs)
 	for i := range regs {
 		regs[i] = make([]float32, block)
 	}
-	for i0 := 0; i0 < p.Size; i0 += block {
-		n := min(block, p.Size-i0)
+	for i0 := from; i0 < to; i0 += block {
+		n := min(block, to-i0)
 		for _, in := range p.Code {
 			var d []float32
 			if in.Op != OpStore && in.Op != OpStoreBool {

@@ -16,7 +16,9 @@ import (
 // fusedKernels are the kernels that run fused programs here: Go's
 // interpreter always, the SIMD interpreter and WebGPU where available.
 func fusedKernels(base compute.Backend) []DotKernel {
-	ks := []DotKernel{&GemmKernel{Label: "Go", Gemm: GemmGo, Inner: base}}
+	// Parallel with 3 workers and programs large enough to split, whatever
+	// the machine's cores.
+	ks := []DotKernel{&GemmKernel{Label: "Go", Gemm: GemmGo, Inner: base}, &Parallel{Inner: base, Workers: 3, MinSplit: 256}}
 	if k := simdKernel(base); k != nil {
 		ks = append(ks, k)
 	}

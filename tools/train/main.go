@@ -59,7 +59,7 @@ func run() error {
 	resume := flag.String("resume", "", "resume from a training state file (OUT/train_state.safetensors)")
 	adapterDir := flag.String("adapter", "", "start from (or with -steps 0, only evaluate) a PEFT adapter folder")
 	merged := flag.Bool("merged", false, "also write the merged model (W + scale·B·A) as merged/model.safetensors")
-	backendName := flag.String("backend", "go", "compute backend: go (GoMLX's pure Go) or webtune (ours: matrix products through the kernels package; natively its products fall back to pure Go)")
+	backendName := flag.String("backend", "go", "compute backend: go (GoMLX's pure Go) or webtune (GoMLX's products, with our fused element-wise programs and row reductions on every core)")
 	predictions := flag.String("predictions", "", "also write the fine-tuned model's logits on the evaluation rows (JSON: ids, logits, labels per row, in file order)")
 	labelNames := flag.String("labels", strings.Join(dataset.SST2Labels, ","), "class names in id order; files may give labels as ids or names")
 	flag.Parse()
@@ -146,7 +146,7 @@ func run() error {
 	switch *backendName {
 	case "go":
 	case "webtune":
-		backend = kernels.New(backend, nil)
+		backend = kernels.New(backend, &kernels.Parallel{Inner: backend})
 	default:
 		return fmt.Errorf("-backend %q: expected go or webtune", *backendName)
 	}
