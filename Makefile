@@ -49,9 +49,11 @@ $(PUBLIC)/js/%.mjs: js/%.mjs
 cli:
 	$(GOSIMD) $(GO) build -o bin/webtune-train ./tools/train
 
-## run: serve the page at http://localhost:8080
+## run: serve the page at http://localhost:8080 (make run PORT=8081 for another port)
+PORT ?= 8080
+
 run: deps build
-	$(GO) run ./tools/serve -addr localhost:8080 -dir $(PUBLIC)
+	$(GO) run ./tools/serve -addr localhost:$(PORT) -dir $(PUBLIC)
 
 ## test: vet, unit and parity tests (native and wasm), fuzzing, browser end-to-end tests
 test: deps

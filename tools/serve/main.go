@@ -6,16 +6,19 @@ package main
 
 import (
 	"compress/gzip"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"mime"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 func main() {
@@ -27,8 +30,16 @@ func main() {
 		log.Fatalf("%s/build/app.wasm is missing: run `make build` first", *dir)
 	}
 	h := Handler(*dir, strings.Fields(*hubs))
-	fmt.Printf("webtune: serving %s at http://%s\n", *dir, *addr)
-	log.Fatal(http.ListenAndServe(*addr, h))
+	// Listen first: "serving" is printed only once the port is ours.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			log.Fatalf("%s is already in use by another program: choose another port, e.g. make run PORT=8081", *addr)
+		}
+		log.Fatalf("cannot listen on %s: %v", *addr, err)
+	}
+	fmt.Printf("webtune: serving %s at http://%s\n", *dir, ln.Addr())
+	log.Fatal(http.Serve(ln, h))
 }
 
 // Handler serves dir with webtune's headers.
