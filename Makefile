@@ -57,11 +57,12 @@ run: deps build
 
 ## test: vet, unit and parity tests (native and wasm), fuzzing, browser end-to-end tests
 test: deps
-	@echo "== gofmt / vet"
+	@echo "== gofmt / vet (native and wasm at once)"
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
-	$(GO) vet ./...
-	GOOS=js GOARCH=wasm $(GO) vet ./...
-	$(MAKE) test-go test-wasm test-fuzz test-e2e
+	@$(GO) vet ./... & native=$$!; GOOS=js GOARCH=wasm $(GO) vet ./... || exit 1; wait $$native
+	@# A line every 30 s, so that a long stage never looks hung.
+	@( while sleep 30; do echo "   … make test is running ($$(date +%T))"; done ) & ticker=$$!; \
+		$(MAKE) test-go test-wasm test-fuzz test-e2e; rc=$$?; kill $$ticker; exit $$rc
 
 test-go:
 	@echo "== go test (native$(if $(GOSIMD), with $(GOSIMD)))"
@@ -89,7 +90,7 @@ test-e2e: build deps-browser
 	cd tools/e2e && npm ci --no-audit --no-fund --silent && node --test --test-concurrency=1 e2e.test.mjs
 
 deps:
-	@command -v node >/dev/null || { $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq nodejs npm; }
+	@command -v node >/dev/null && command -v npm >/dev/null || { $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq nodejs npm; }
 	$(GO) mod download
 
 deps-browser:
